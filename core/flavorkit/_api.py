@@ -1,0 +1,338 @@
+"""``save_model``, ``load_model`` and ``load_native``: the public entry points."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from flavorkit._manifest import MLMODEL, Model
+from flavorkit._plugins import Registry, get_registry
+from flavorkit._pyfunc import PyFuncModel
+from flavorkit._uri import resolve_uri
+from flavorkit.exceptions import ManifestError, ModelExistsError, PluginError, SignatureError
+
+PYFUNC = "python_function"
+UNSAFE_ENV = "FLAVORKIT_ALLOW_UNSAFE"
+CODE_DIR = "code"
+
+
+def allow_unsafe_from(value: bool | None) -> bool:
+    """The caller's unsafe opt-in: the argument when given, else ``FLAVORKIT_ALLOW_UNSAFE``."""
+    if value is not None:
+        return bool(value)
+    return os.environ.get(UNSAFE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# -- saving ------------------------------------------------------------------
+
+
+def save_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    flavor: str | None = None,
+    signature: Any = None,
+    input_example: Any = None,
+    pip_requirements: Iterable[str] | None = None,
+    extra_pip_requirements: Iterable[str] | None = None,
+    code_paths: Iterable[str | os.PathLike[str]] | None = None,
+    metadata: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    **flavor_options: Any,
+) -> Model:
+    """Save ``model`` as a model folder at ``path`` and return its manifest.
+
+    The plugin owning ``flavor`` (or the first plugin that recognises the
+    model) writes the artifacts; the core adds the signature (inferred from
+    ``input_example`` and a prediction on it when not given), the input
+    example, the environment files and ``MLmodel``. Everything is written
+    into a temporary folder beside ``path`` and renamed into place at the
+    end, so a failure leaves no folder at ``path``.
+
+    Raises ``ModelExistsError`` for a non-empty ``path`` without
+    ``overwrite=True``, ``PluginError`` when no plugin takes the model,
+    ``SignatureError`` when a signature cannot be inferred, ``TypeError``
+    for options no plugin understood.
+    """
+    target = Path(path).expanduser().absolute()
+    _check_target(target, overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        manifest = _write_model(
+            tmp, model, flavor=flavor, signature=signature, input_example=input_example,
+            pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
+            code_paths=code_paths, metadata=metadata, options=dict(flavor_options),
+        )
+        _move_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    manifest._path = target / MLMODEL
+    return manifest
+
+
+def _check_target(target: Path, overwrite: bool) -> None:
+    if target.is_file() or (target.is_dir() and any(target.iterdir())):
+        if not overwrite:
+            raise ModelExistsError(
+                f"{target} already exists and is not empty; pass overwrite=True to replace it"
+            )
+        if target.is_file():
+            raise ModelExistsError(f"{target} is a file, not a model folder; refusing to replace it")
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    # overwrite: swap the old folder out first, so a failure keeps one of the two whole
+    trash = target.with_name(f".{target.name}.{os.getpid()}.old")
+    os.replace(target, trash)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(trash, target)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _write_model(
+    tmp: Path,
+    model: Any,
+    *,
+    flavor: str | None,
+    signature: Any,
+    input_example: Any,
+    pip_requirements: Iterable[str] | None,
+    extra_pip_requirements: Iterable[str] | None,
+    code_paths: Iterable[str | os.PathLike[str]] | None,
+    metadata: dict[str, Any] | None,
+    options: dict[str, Any],
+) -> Model:
+    from flavorkit import _example, environment
+
+    registry = get_registry()
+    example, example_params = (None, None)
+    if input_example is not None:
+        example, example_params = _example.normalize(input_example)
+    if code_paths:
+        _copy_code(tmp / CODE_DIR, code_paths)
+    result = registry.persist(model, tmp, flavor, options, example, signature)
+    if options:
+        raise TypeError(
+            f"save_model() got options that flavor {result['flavor']!r} does not understand: "
+            + ", ".join(sorted(options))
+        )
+    name: str = result["flavor"]
+    conf: dict[str, Any] = dict(result.get("conf") or {})
+    pyfunc = result.get("pyfunc")
+    flavors: dict[str, dict[str, Any]] = {}
+    if name != PYFUNC:
+        flavors[name] = conf
+    if pyfunc is not None:
+        section = dict(pyfunc) if name != PYFUNC else {**conf, **pyfunc}
+        section.setdefault("env", {"conda": environment.CONDA_ENV, "virtualenv": environment.PYTHON_ENV})
+        section["python_version"] = ".".join(map(str, sys.version_info[:3]))
+        if code_paths:
+            section["code"] = CODE_DIR
+        flavors[PYFUNC] = section
+    manifest = Model(flavors, metadata=metadata)
+
+    if signature is None and example is not None:
+        signature = _infer_from_example(registry, tmp, manifest, name, example, example_params)
+    signature = _with_flavor_params(signature, result.get("params"))
+    if signature is not None:
+        manifest.signature = signature
+    if example is not None:
+        if signature is not None and signature.inputs is not None:
+            _check_example(example, signature)
+        manifest.saved_input_example_info = _example.write(tmp, example, example_params)
+
+    manifest.model_size_bytes = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+    detected = registry.detect_environment(name, model, tmp, conf if name != PYFUNC else flavors[PYFUNC])
+    base = [environment.pin("flavorkit")]
+    owner = registry.owner(name)
+    if owner.distribution and owner.distribution != "flavorkit":
+        base.append(environment.pin(owner.distribution))
+    if pip_requirements is not None:
+        requirements = environment.merge_requirements(base, pip_requirements)
+    else:
+        requirements = environment.merge_requirements(base, sorted(detected, key=str.lower))
+    if extra_pip_requirements:
+        requirements = environment.merge_requirements(requirements, extra_pip_requirements)
+    environment.write_environment(tmp, requirements)
+    manifest.save(tmp / MLMODEL)
+    return manifest
+
+
+def _copy_code(dest: Path, code_paths: Iterable[str | os.PathLike[str]]) -> None:
+    dest.mkdir()
+    for item in code_paths:
+        src = Path(item)
+        if src.is_dir():
+            shutil.copytree(src, dest / src.name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.is_file():
+            shutil.copy2(src, dest / src.name)
+        else:
+            raise FileNotFoundError(f"code_paths entry {str(src)!r} does not exist")
+
+
+def _infer_from_example(
+    registry: Registry, tmp: Path, manifest: Model, flavor: str, example: Any, params: Any
+) -> Any:
+    from flavorkit._infer import infer_output_schema, infer_schema
+    from flavorkit._schema import ModelSignature
+
+    try:
+        inputs = infer_schema(example)
+    except Exception as exc:
+        raise SignatureError(
+            f"could not infer a signature from input_example: {exc}; pass signature= explicitly"
+        ) from exc
+    if PYFUNC not in manifest.flavors:
+        return ModelSignature(inputs=inputs)
+    # Predict on the example through the freshly written folder: the same path a user
+    # takes, so a save that cannot be loaded back fails here rather than later.
+    try:
+        native = registry.load(flavor, tmp, manifest.flavors.get(flavor, manifest.flavors[PYFUNC]),
+                               {"allow_unsafe": True, "model_config": {}})
+        output = registry.predictor(flavor)(
+            flavor=flavor, model=native, data=example, params=dict(params or {}),
+            conf=manifest.flavors.get(flavor, manifest.flavors[PYFUNC]),
+        )
+        outputs = infer_output_schema(output, column_input=not inputs.is_tensor_spec())
+    except Exception as exc:
+        raise SignatureError(
+            f"could not infer the output signature by predicting on input_example "
+            f"({type(exc).__name__}: {exc}); pass signature= explicitly"
+        ) from exc
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def _with_flavor_params(signature: Any, flavor_params: Any) -> Any:
+    if not flavor_params:
+        return signature
+    from flavorkit._schema import ModelSignature, ParamSchema
+
+    current = list(signature.params.params) if signature is not None and signature.params else []
+    names = {p.name for p in current}
+    merged = current + [p for p in flavor_params if p.name not in names]
+    if signature is None:
+        return ModelSignature(params=ParamSchema(merged))
+    return ModelSignature(inputs=signature.inputs, outputs=signature.outputs, params=ParamSchema(merged))
+
+
+def _check_example(example: Any, signature: Any) -> None:
+    from flavorkit._enforce import enforce_schema
+    from flavorkit.exceptions import SchemaEnforcementError
+
+    try:
+        enforce_schema(example, signature.inputs)
+    except SchemaEnforcementError as exc:
+        raise SchemaEnforcementError(
+            f"input_example does not match the signature: {exc}",
+            field=exc.field, expected=exc.expected, actual=exc.actual,
+        ) from None
+
+
+# -- loading -----------------------------------------------------------------
+
+
+def _pyfunc_flavor(manifest: Model, registry: Registry) -> str:
+    if PYFUNC not in manifest.flavors:
+        raise PluginError(
+            f"model {manifest._path} has no {PYFUNC!r} flavor, so it cannot be loaded through pyfunc; "
+            f"load it with load_native(uri, flavor=...) (flavors: {', '.join(sorted(manifest.flavors))})"
+        )
+    for name in manifest.flavors:
+        if name != PYFUNC and registry.owns(name):
+            return name
+    return PYFUNC
+
+
+def load_model(
+    uri: str | os.PathLike[str],
+    *,
+    allow_unsafe: bool | None = None,
+    model_config: dict[str, Any] | None = None,
+    suppress_warnings: bool = False,
+) -> PyFuncModel:
+    """Load the model folder at ``uri`` behind the generic predict contract.
+
+    ``allow_unsafe`` opts in to formats that run code when loaded (pickles,
+    code shipped in the folder); ``None`` reads ``FLAVORKIT_ALLOW_UNSAFE``.
+    Warns once, naming every recorded package whose installed version
+    differs (unless ``suppress_warnings``). Raises ``ManifestError`` for a
+    bad ``MLmodel``, ``PluginError`` when no plugin owns the model's flavor,
+    ``UnsafeFormatError`` for an unsafe format without the opt-in.
+    """
+    path, manifest = _open(uri, suppress_warnings)
+    registry = get_registry()
+    flavor = _pyfunc_flavor(manifest, registry)
+    native = _load(registry, flavor, path, manifest, allow_unsafe, model_config)
+    return PyFuncModel(manifest, path, flavor, native, registry)
+
+
+def load_native(
+    uri: str | os.PathLike[str],
+    flavor: str | None = None,
+    *,
+    allow_unsafe: bool | None = None,
+    model_config: dict[str, Any] | None = None,
+    suppress_warnings: bool = False,
+) -> Any:
+    """Load the framework's own model object (an estimator, an ``nn.Module`` ...).
+
+    ``flavor`` picks the section when a folder has several; by default the
+    first flavor other than ``python_function`` that an installed plugin owns.
+    """
+    path, manifest = _open(uri, suppress_warnings)
+    registry = get_registry()
+    if flavor is None:
+        owned = [n for n in manifest.flavors if n != PYFUNC and registry.owns(n)]
+        if owned:
+            flavor = owned[0]
+        elif PYFUNC in manifest.flavors and len(manifest.flavors) == 1:
+            flavor = PYFUNC
+        else:
+            others = [n for n in manifest.flavors if n != PYFUNC]
+            registry.owner(others[0] if others else PYFUNC)  # raises with the reason
+            flavor = PYFUNC
+    elif flavor not in manifest.flavors:
+        raise ManifestError(
+            f"has no flavor {flavor!r} (it has: {', '.join(sorted(manifest.flavors))})",
+            path=path / MLMODEL, key="flavors",
+        )
+    native = _load(registry, flavor, path, manifest, allow_unsafe, model_config)
+    return getattr(native, "python_model", native) if flavor == PYFUNC else native
+
+
+def _open(uri: str | os.PathLike[str], suppress_warnings: bool) -> tuple[Path, Model]:
+    path = resolve_uri(uri)
+    manifest = Model.load(path)
+    if not suppress_warnings:
+        from flavorkit.environment import warn_mismatches
+
+        warn_mismatches(path, manifest.flavors.get(PYFUNC))
+    return path, manifest
+
+
+def _load(
+    registry: Registry,
+    flavor: str,
+    path: Path,
+    manifest: Model,
+    allow_unsafe: bool | None,
+    model_config: dict[str, Any] | None,
+) -> Any:
+    conf = manifest.flavors[flavor]
+    config = dict((manifest.flavors.get(PYFUNC) or {}).get("config") or {})
+    config.update(model_config or {})
+    options = {"allow_unsafe": allow_unsafe_from(allow_unsafe), "model_config": config}
+    return registry.load(flavor, path, conf, options)

@@ -1,0 +1,276 @@
+"""The built-in custom-model flavor (``python_function`` with a user ``PythonModel``).
+
+It is a default plugin and uses exactly the hooks third-party plugins use.
+Formats:
+
+- ``reference`` (default): ``python_model.json`` records the class as
+  ``module:QualName`` plus the instance's JSON state. Loading imports the
+  class from the environment; nothing is unpickled. A class that is only
+  importable from ``code_paths`` shipped inside the folder needs the unsafe
+  opt-in.
+- ``cloudpickle``: ``python_model.pkl``, as MLflow writes it. Chosen when the
+  class lives in ``__main__`` or its state is not JSON; loading needs the
+  unsafe opt-in. MLflow's own custom-model folders are read the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import shutil
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flavorkit.exceptions import ManifestError, PluginError, UnsafeFormatError
+from flavorkit.hookspecs import hookimpl
+
+FLAVOR = "python_function"
+LOADER = "flavorkit.mlflow_loader"
+REFERENCE_FILE = "python_model.json"
+PICKLE_FILE = "python_model.pkl"
+ARTIFACTS_DIR = "artifacts"
+
+
+class PythonModel:
+    """Base class of custom models: subclass it and implement ``predict``.
+
+    ``load_context`` is called once after loading, with the artifacts
+    resolved to local paths; ``predict`` on every call, after the core
+    enforced the signature.
+    """
+
+    def load_context(self, context: PythonModelContext) -> None:
+        """Prepare the model (e.g. read ``context.artifacts``). Called once per load."""
+
+    def predict(self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        """Return predictions for ``model_input``."""
+        raise NotImplementedError
+
+
+@dataclass
+class PythonModelContext:
+    """What a ``PythonModel`` gets at load time: ``artifacts`` (name -> local path) and ``model_config``."""
+
+    artifacts: dict[str, str] = field(default_factory=dict)
+    model_config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LoadedPythonModel:
+    """A custom model after ``load_context``: what the predict hook receives."""
+
+    python_model: Any
+    context: PythonModelContext
+    takes_context: bool
+    takes_params: bool
+
+
+@hookimpl
+def flavorkit_flavors() -> list[str]:
+    return [FLAVOR]
+
+
+def _is_custom(model: Any) -> bool:
+    if isinstance(model, PythonModel):
+        return True
+    mlflow_pyfunc = sys.modules.get("mlflow.pyfunc")
+    return bool(mlflow_pyfunc and isinstance(model, getattr(mlflow_pyfunc, "PythonModel", ())))
+
+
+@hookimpl(trylast=True)
+def flavorkit_persist(model: Any, path: Path, flavor: str | None, options: dict[str, Any]) -> dict[str, Any] | None:
+    if flavor not in (None, FLAVOR) or not _is_custom(model):
+        if flavor == FLAVOR:
+            raise TypeError(
+                f"flavor {FLAVOR!r} saves flavorkit.PythonModel subclasses, got {type(model).__name__}"
+            )
+        return None
+    artifacts = _copy_artifacts(path, options.pop("artifacts", None) or {})
+    fmt = options.pop("serialization_format", None)
+    section: dict[str, Any] = {"loader_module": LOADER}
+    if fmt in (None, "reference"):
+        problem = _reference_problem(model)
+        if problem is None:
+            cls = type(model)
+            record = {"class": f"{cls.__module__}:{cls.__qualname__}", "state": dict(vars(model))}
+            (path / REFERENCE_FILE).write_text(json.dumps(record), encoding="utf-8")
+            section.update(python_model=REFERENCE_FILE, serialization_format="reference")
+        elif fmt == "reference":
+            raise ValueError(f"serialization_format='reference' is impossible: {problem}")
+        else:
+            warnings.warn(
+                f"saving the PythonModel with cloudpickle because {problem}; "
+                "loading it will need allow_unsafe=True",
+                UserWarning,
+                stacklevel=4,
+            )
+            fmt = "cloudpickle"
+    if fmt == "cloudpickle":
+        import cloudpickle
+
+        with open(path / PICKLE_FILE, "wb") as fh:
+            cloudpickle.dump(model, fh)
+        section.update(
+            python_model=PICKLE_FILE, serialization_format="cloudpickle",
+            cloudpickle_version=cloudpickle.__version__,
+        )
+    elif fmt not in (None, "reference"):
+        raise ValueError(f"serialization_format must be 'reference' or 'cloudpickle', got {fmt!r}")
+    if artifacts:
+        section["artifacts"] = artifacts
+    return {"flavor": FLAVOR, "conf": {}, "pyfunc": section}
+
+
+def _reference_problem(model: Any) -> str | None:
+    cls = type(model)
+    if cls.__module__ == "__main__":
+        return f"class {cls.__qualname__} is defined in __main__ and cannot be imported at load time"
+    if "<locals>" in cls.__qualname__:
+        return f"class {cls.__qualname__} is defined inside a function"
+    try:
+        json.dumps(vars(model))
+    except (TypeError, ValueError):
+        return f"the state of {cls.__qualname__} is not JSON data"
+    return None
+
+
+def _copy_artifacts(path: Path, artifacts: dict[str, Any]) -> dict[str, dict[str, str]]:
+    out = {}
+    for name, source in artifacts.items():
+        src = Path(str(source).removeprefix("file://"))
+        if not src.exists():
+            raise FileNotFoundError(f"artifact {name!r}: {str(src)!r} does not exist")
+        dest = path / ARTIFACTS_DIR / name / src.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dest)
+        else:
+            shutil.copy2(src, dest)
+        out[name] = {"path": dest.relative_to(path).as_posix(), "uri": str(source)}
+    return out
+
+
+@hookimpl
+def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[str, Any]) -> Any:
+    if flavor != FLAVOR:
+        return None
+    allow_unsafe = bool(options.get("allow_unsafe"))
+    file = conf.get("python_model")
+    if file is None:
+        return _load_foreign(path, conf, allow_unsafe, options.get("model_config") or {})
+    if conf.get("serialization_format") == "reference" or str(file).endswith(".json"):
+        model = _load_reference(path, conf, allow_unsafe)
+    else:
+        if not allow_unsafe:
+            raise UnsafeFormatError("cloudpickle", path / file, "unpickling a PythonModel runs code")
+        import cloudpickle
+
+        with _code_on_path(path, conf):
+            with open(path / file, "rb") as fh:
+                model = cloudpickle.load(fh)
+    artifacts = {
+        name: str(path / entry["path"]) for name, entry in (conf.get("artifacts") or {}).items()
+    }
+    context = PythonModelContext(artifacts, dict(options.get("model_config") or {}))
+    model.load_context(context)
+    return _bind(model, context)
+
+
+def _bind(model: Any, context: PythonModelContext) -> LoadedPythonModel:
+    """Work out once how ``predict`` wants to be called (with or without context, params)."""
+    parameters = inspect.signature(model.predict).parameters
+    positional = [
+        p for p in parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "params"
+    ]
+    return LoadedPythonModel(
+        model, context, takes_context=len(positional) >= 2, takes_params="params" in parameters
+    )
+
+
+class _code_on_path:
+    """Put the folder's ``code`` directory first on ``sys.path`` while loading."""
+
+    def __init__(self, path: Path, conf: dict[str, Any]) -> None:
+        self.dir = str(path / conf["code"]) if conf.get("code") else None
+
+    def __enter__(self) -> None:
+        if self.dir and self.dir not in sys.path:
+            sys.path.insert(0, self.dir)
+
+    def __exit__(self, *exc: object) -> None:
+        # kept on sys.path: classes unpickled or imported from it may import lazily later
+        return None
+
+
+def _load_reference(path: Path, conf: dict[str, Any], allow_unsafe: bool) -> Any:
+    file = path / conf["python_model"]
+    try:
+        record = json.loads(file.read_text(encoding="utf-8"))
+        module_name, _, qualname = record["class"].partition(":")
+        state = record.get("state") or {}
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        raise ManifestError(f"cannot read the model reference: {exc}", path=file) from None
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if not conf.get("code"):
+            raise PluginError(
+                f"the model's class {record['class']} cannot be imported ({exc}); "
+                "install the package that defines it"
+            ) from None
+        if not allow_unsafe:
+            raise UnsafeFormatError(
+                "code", path / conf["code"],
+                f"class {record['class']} is only importable from code shipped in the model folder",
+            ) from None
+        with _code_on_path(path, conf):
+            module = importlib.import_module(module_name)
+    cls: Any = module
+    for part in qualname.split("."):
+        cls = getattr(cls, part)
+    model = cls.__new__(cls)
+    model.__dict__.update(state)
+    return model
+
+
+def _load_foreign(path: Path, conf: dict[str, Any], allow_unsafe: bool, config: dict[str, Any]) -> Any:
+    loader = conf["loader_module"]
+    if not allow_unsafe:
+        raise UnsafeFormatError(
+            f"loader_module {loader}", path,
+            "no installed flavorkit plugin owns this model, and its own loader may unpickle "
+            "or run code from the folder",
+        )
+    with _code_on_path(path, conf):
+        module = importlib.import_module(loader)
+    data = path / conf["data"] if conf.get("data") else path
+    impl = module._load_pyfunc(str(data), config) if config else module._load_pyfunc(str(data))
+    return _bind(impl, PythonModelContext())
+
+
+@hookimpl
+def flavorkit_predict(flavor: str, model: Any, data: Any, params: dict[str, Any]) -> Any:
+    if flavor != FLAVOR:
+        return None
+    args = (model.context, data) if model.takes_context else (data,)
+    if model.takes_params:
+        return model.python_model.predict(*args, params=params)
+    return model.python_model.predict(*args)
+
+
+@hookimpl
+def flavorkit_detect_environment(flavor: str, model: Any, conf: dict[str, Any]) -> list[str] | None:
+    if flavor != FLAVOR:
+        return None
+    from flavorkit.environment import pin, pins_for_modules
+
+    modules = {cls.__module__ for cls in type(model).__mro__} - {"builtins", "flavorkit._custom"}
+    reqs = [p for p in pins_for_modules(modules) if not p.startswith("flavorkit==")]
+    if conf.get("serialization_format") == "cloudpickle":
+        reqs.append(pin("cloudpickle"))
+    return reqs

@@ -1,0 +1,261 @@
+"""The ``MLmodel`` manifest: read, validate and write it as MLflow does.
+
+Keys are written sorted (``yaml.safe_dump``), unknown keys survive a round
+trip, and every problem is a ``ManifestError`` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from flavorkit.exceptions import ManifestError
+
+if TYPE_CHECKING:
+    from flavorkit._schema import ModelSignature
+
+MLMODEL = "MLmodel"
+
+# Keys whose values are paths relative to the model folder; they must stay inside it.
+_PATH_KEYS = frozenset(
+    {"data", "code", "model_path", "pickled_model", "model_data", "python_model", "model_code_path"}
+)
+_KNOWN = (
+    "flavors",
+    "utc_time_created",
+    "model_uuid",
+    "signature",
+    "saved_input_example_info",
+    "model_size_bytes",
+    "metadata",
+)
+
+
+def _now() -> str:
+    return str(datetime.now(timezone.utc).replace(tzinfo=None))
+
+
+def relative_path(value: Any, *, path: Any, key: str) -> str:
+    """Check that ``value`` is a relative path that stays inside the model folder.
+
+    Returns it unchanged; raises ``ManifestError`` naming ``key`` otherwise.
+    """
+    if not isinstance(value, str) or not value:
+        raise ManifestError(f"expected a relative path, got {type(value).__name__}", path=path, key=key)
+    pure = PurePosixPath(value.replace("\\", "/"))
+    if pure.is_absolute() or ".." in pure.parts or (len(value) > 1 and value[1] == ":"):
+        raise ManifestError(
+            f"path {value!r} points outside the model folder", path=path, key=key
+        )
+    return value
+
+
+class Model:
+    """The contents of one ``MLmodel`` file.
+
+    ``flavors`` maps flavor names to their sections; every top-level key this
+    class does not know is kept in ``extra`` and written back unchanged.
+    """
+
+    def __init__(
+        self,
+        flavors: dict[str, dict[str, Any]] | None = None,
+        *,
+        utc_time_created: str | None = None,
+        model_uuid: str | None = None,
+        signature: dict[str, Any] | None = None,
+        saved_input_example_info: dict[str, Any] | None = None,
+        model_size_bytes: int | None = None,
+        metadata: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.flavors: dict[str, dict[str, Any]] = dict(flavors or {})
+        self.utc_time_created = utc_time_created or _now()
+        self.model_uuid = model_uuid if model_uuid is not None else uuid.uuid4().hex
+        self.signature_dict = signature
+        self.saved_input_example_info = saved_input_example_info
+        self.model_size_bytes = model_size_bytes
+        self.metadata = metadata
+        self.extra: dict[str, Any] = extra
+        self._signature: ModelSignature | None = None
+        self._signature_read = False
+        self._path: Any = None
+
+    # -- reading -----------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> Model:
+        """Read and validate ``path`` (a model folder or its ``MLmodel`` file).
+
+        Raises ``ManifestError`` when the file is missing, not YAML, or malformed.
+        """
+        import yaml
+
+        file = Path(path)
+        if file.is_dir():
+            file = file / MLMODEL
+        try:
+            text = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ManifestError("no MLmodel file: this is not a model folder", path=file) from None
+        except OSError as exc:
+            raise ManifestError(f"cannot be read ({exc.strerror})", path=file) from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ManifestError(f"is not valid YAML{where}", path=file) from None
+        return cls.from_dict(data, path=file)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, path: Any = None) -> Model:
+        """Build a ``Model`` from the parsed YAML, validating every key it uses."""
+        if not isinstance(data, dict):
+            raise ManifestError(
+                f"expected a mapping at the top level, got {type(data).__name__}", path=path
+            )
+        flavors = data.get("flavors")
+        if flavors is None:
+            raise ManifestError("missing required key", path=path, key="flavors")
+        if not isinstance(flavors, dict) or not flavors:
+            raise ManifestError(
+                f"expected a non-empty mapping of flavor sections, got {type(flavors).__name__}",
+                path=path,
+                key="flavors",
+            )
+        for name, section in flavors.items():
+            _check_section(name, section, path)
+        for key, kind in (
+            ("signature", dict),
+            ("saved_input_example_info", dict),
+            ("metadata", dict),
+        ):
+            value = data.get(key)
+            if value is not None and not isinstance(value, kind):
+                raise ManifestError(
+                    f"expected a mapping, got {type(value).__name__}", path=path, key=key
+                )
+        size = data.get("model_size_bytes")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+            raise ManifestError(
+                f"expected an integer, got {type(size).__name__}", path=path, key="model_size_bytes"
+            )
+        info = data.get("saved_input_example_info") or {}
+        for key in ("artifact_path", "serving_input_path"):
+            if key in info:
+                relative_path(info[key], path=path, key=f"saved_input_example_info.{key}")
+        known = {k: data[k] for k in _KNOWN if k in data}
+        extra = {k: v for k, v in data.items() if k not in _KNOWN}
+        model = cls(**known, **extra)
+        if "utc_time_created" in data:
+            model.utc_time_created = data["utc_time_created"]
+        if "model_uuid" in data:
+            model.model_uuid = data["model_uuid"]
+        model._path = path
+        return model
+
+    # -- writing -----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Return the manifest as plain data; ``None`` values of optional keys are left out."""
+        out: dict[str, Any] = dict(self.extra)
+        out["flavors"] = self.flavors
+        out["utc_time_created"] = self.utc_time_created
+        out["model_uuid"] = self.model_uuid
+        for key in ("signature", "saved_input_example_info", "model_size_bytes", "metadata"):
+            value = self.signature_dict if key == "signature" else getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def to_yaml(self) -> str:
+        """Serialise as MLflow does: block style, keys sorted."""
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), default_flow_style=False)
+
+    def save(self, path: str | Path) -> None:
+        """Write ``MLmodel`` into the folder ``path`` (or to the file ``path``)."""
+        file = Path(path)
+        if file.is_dir():
+            file = file / MLMODEL
+        file.write_text(self.to_yaml(), encoding="utf-8")
+
+    # -- signature ---------------------------------------------------------
+    @property
+    def signature(self) -> ModelSignature | None:
+        """The parsed signature, or ``None``; a malformed one raises ``ManifestError``."""
+        if not self._signature_read:
+            self._signature = self._parse_signature()
+            self._signature_read = True
+        return self._signature
+
+    @signature.setter
+    def signature(self, value: ModelSignature | None) -> None:
+        self._signature = value
+        self._signature_read = True
+        self.signature_dict = value.to_dict() if value is not None else None
+
+    def _parse_signature(self) -> ModelSignature | None:
+        if not self.signature_dict:
+            return None
+        from flavorkit._schema import ModelSignature
+
+        for part in ("inputs", "outputs", "params"):
+            value = self.signature_dict.get(part)
+            if value is not None and not isinstance(value, str):
+                raise ManifestError(
+                    f"expected a JSON string or null, got {type(value).__name__}",
+                    path=self._path,
+                    key=f"signature.{part}",
+                )
+        try:
+            return ModelSignature.from_dict(self.signature_dict)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ManifestError(
+                f"invalid signature: {exc}", path=self._path, key="signature"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"Model(flavors={sorted(self.flavors)!r}, model_uuid={self.model_uuid!r})"
+
+
+def _check_section(name: Any, section: Any, path: Any) -> None:
+    key = f"flavors.{name}"
+    if not isinstance(name, str):
+        raise ManifestError("flavor names must be strings", path=path, key=key)
+    if not isinstance(section, dict):
+        raise ManifestError(
+            f"expected a mapping, got {type(section).__name__}", path=path, key=key
+        )
+    for sub, value in section.items():
+        if sub in _PATH_KEYS and value is not None:
+            relative_path(value, path=path, key=f"{key}.{sub}")
+    if name == "python_function":
+        loader = section.get("loader_module")
+        if not isinstance(loader, str) or not loader:
+            raise ManifestError(
+                f"expected a module name, got {type(loader).__name__}",
+                path=path,
+                key=f"{key}.loader_module",
+            )
+        env = section.get("env")
+        if isinstance(env, str):
+            relative_path(env, path=path, key=f"{key}.env")
+        elif isinstance(env, dict):
+            for sub, value in env.items():
+                relative_path(value, path=path, key=f"{key}.env.{sub}")
+        elif env is not None:
+            raise ManifestError(
+                f"expected a path or a mapping, got {type(env).__name__}", path=path, key=f"{key}.env"
+            )
+        artifacts = section.get("artifacts") or {}
+        if not isinstance(artifacts, dict):
+            raise ManifestError("expected a mapping", path=path, key=f"{key}.artifacts")
+        for art, entry in artifacts.items():
+            if not isinstance(entry, dict) or "path" not in entry:
+                raise ManifestError(
+                    "expected a mapping with a 'path'", path=path, key=f"{key}.artifacts.{art}"
+                )
+            relative_path(entry["path"], path=path, key=f"{key}.artifacts.{art}.path")

@@ -1,0 +1,178 @@
+"""Environment files of a model folder, and the helpers plugins use to pin what a model needs.
+
+Detection is in-process: module names are mapped to installed distributions
+through their metadata, without importing anything and without a subprocess.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+REQUIREMENTS = "requirements.txt"
+PYTHON_ENV = "python_env.yaml"
+CONDA_ENV = "conda.yaml"
+
+
+def _public(version: str) -> str:
+    """``2.13.0+cpu`` -> ``2.13.0``: local labels name builds PyPI cannot serve."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version).public
+    except InvalidVersion:
+        return version.split("+", 1)[0]
+
+
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, or ``None`` when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def pin(distribution: str) -> str:
+    """``name==version`` for an installed distribution (local label dropped); bare name otherwise."""
+    found = installed_version(distribution)
+    return f"{distribution}=={_public(found)}" if found else distribution
+
+
+@functools.lru_cache(maxsize=1)
+def _module_index() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()
+
+
+def distributions_for_modules(modules: Iterable[str]) -> list[str]:
+    """The installed distributions that provide the given (dotted or top-level) module names.
+
+    Standard-library and unknown modules are skipped; the result is sorted and unique.
+    """
+    index = _module_index()
+    found: set[str] = set()
+    for module in modules:
+        top = module.split(".", 1)[0]
+        if not top or top in sys.stdlib_module_names or top == "builtins":
+            continue
+        found.update(index.get(top, ()))
+    return sorted(found, key=str.lower)
+
+
+def pins_for_modules(modules: Iterable[str]) -> list[str]:
+    """Pinned requirements (``dist==version``) for the distributions providing ``modules``."""
+    return [pin(dist) for dist in distributions_for_modules(modules)]
+
+
+def _canonical(requirement: str) -> str | None:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        return canonicalize_name(Requirement(requirement).name)
+    except InvalidRequirement:
+        return None
+
+
+def merge_requirements(*groups: Iterable[str]) -> list[str]:
+    """Merge requirement lists; a later group's entry for a package replaces an earlier one.
+
+    Order of first appearance is kept; option lines (``-c``, ``-r``, ``--index-url``) pass through.
+    """
+    merged: dict[str, str] = {}
+    for group in groups:
+        for line in group:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            merged[_canonical(line) or line] = line
+    return list(merged.values())
+
+
+def _tool_pin(name: str) -> str:
+    return pin(name) if installed_version(name) else name
+
+
+def write_environment(path: Path, requirements: list[str]) -> None:
+    """Write ``requirements.txt``, ``python_env.yaml`` and ``conda.yaml`` into the folder ``path``."""
+    import yaml
+
+    python = ".".join(map(str, sys.version_info[:3]))
+    (path / REQUIREMENTS).write_text("".join(f"{r}\n" for r in requirements), encoding="utf-8")
+    python_env = {
+        "python": python,
+        "build_dependencies": [_tool_pin("pip"), _tool_pin("setuptools"), _tool_pin("wheel")],
+        "dependencies": ["-r requirements.txt"],
+    }
+    (path / PYTHON_ENV).write_text(
+        yaml.safe_dump(python_env, default_flow_style=False, sort_keys=False), encoding="utf-8"
+    )
+    pip_version = installed_version("pip")
+    conda = {
+        "channels": ["conda-forge"],
+        "dependencies": [
+            f"python={python}",
+            # "<=": conda-forge may not carry the newest pip yet
+            f"pip<={_public(pip_version)}" if pip_version else "pip",
+            {"pip": list(requirements)},
+        ],
+        "name": "flavorkit-env",
+    }
+    (path / CONDA_ENV).write_text(yaml.safe_dump(conda, default_flow_style=False), encoding="utf-8")
+
+
+def read_requirements(path: Path) -> list[str]:
+    """The requirement lines of ``requirements.txt`` in the folder ``path`` (empty when absent)."""
+    file = path / REQUIREMENTS
+    if not file.is_file():
+        return []
+    lines = file.read_text(encoding="utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith(("#", "-"))]
+
+
+def mismatches(requirements: Iterable[str]) -> list[tuple[str, str, str | None]]:
+    """``(name, recorded, installed)`` for each ``name==version`` pin the environment does not match."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    out = []
+    for line in requirements:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        specs = list(req.specifier)
+        if len(specs) != 1 or specs[0].operator != "==":
+            continue
+        recorded = specs[0].version
+        found = installed_version(req.name)
+        if found is None or _public(found) != _public(recorded):
+            out.append((req.name, recorded, found))
+    return out
+
+
+def warn_mismatches(path: Path, conf: dict[str, Any] | None = None) -> None:
+    """Warn once, naming each recorded package whose installed version differs, and the Python version."""
+    from flavorkit.exceptions import EnvironmentMismatchWarning
+
+    problems = [
+        f"{name} (recorded {recorded}, installed {found or 'none'})"
+        for name, recorded, found in mismatches(read_requirements(path))
+    ]
+    recorded_py = (conf or {}).get("python_version")
+    if isinstance(recorded_py, str):
+        running = ".".join(map(str, sys.version_info[:2]))
+        if ".".join(recorded_py.split(".")[:2]) != running:
+            problems.append(f"python (recorded {recorded_py}, running {running})")
+    if problems:
+        warnings.warn(
+            f"model {path} was saved in a different environment: " + "; ".join(problems),
+            EnvironmentMismatchWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,82 @@
+"""Every error flavorkit raises on purpose.
+
+Each one subclasses the builtin that fits (``ValueError`` for bad input,
+``LookupError`` for something missing, ``PermissionError`` for a refusal) and
+keeps the facts of the failure as attributes, so callers can react without
+parsing messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FlavorkitError(Exception):
+    """Base class of all flavorkit errors."""
+
+
+class ManifestError(FlavorkitError, ValueError):
+    """An ``MLmodel`` file (or another file of a model folder) is malformed.
+
+    ``path`` is the file, ``key`` the dotted key that is wrong (or ``None``).
+    """
+
+    def __init__(self, message: str, *, path: Any = None, key: str | None = None) -> None:
+        where = f"{path}" if path is not None else "MLmodel"
+        if key:
+            where += f", key '{key}'"
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.key = key
+
+
+class SignatureError(FlavorkitError, ValueError):
+    """A signature, schema or type spec is invalid, or could not be inferred."""
+
+
+class SchemaEnforcementError(FlavorkitError, ValueError):
+    """Input data does not match the model's signature.
+
+    ``field`` names the column, tensor or param; ``expected`` and ``actual``
+    describe the declared and the received type or shape. The message never
+    echoes the payload itself.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        expected: Any = None,
+        actual: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+
+
+class PluginError(FlavorkitError, LookupError):
+    """No installed plugin owns a flavor, or the plugin that does is broken."""
+
+
+class UnsafeFormatError(FlavorkitError, PermissionError):
+    """Loading would execute code from the model folder and the caller did not opt in."""
+
+    def __init__(self, format_name: str, path: Any, detail: str = "") -> None:
+        reason = detail or "loading it can run arbitrary code"
+        super().__init__(
+            f"refusing to load {format_name!r} data from {path}: {reason}. "
+            "If you trust this model folder, pass allow_unsafe=True "
+            "(or set FLAVORKIT_ALLOW_UNSAFE=1)."
+        )
+        self.format_name = format_name
+        self.path = path
+
+
+class ModelExistsError(FlavorkitError, FileExistsError):
+    """``save_model`` was pointed at a non-empty folder without ``overwrite=True``."""
+
+
+class EnvironmentMismatchWarning(UserWarning):
+    """A loaded model recorded package versions that differ from the running environment."""
