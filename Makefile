@@ -46,7 +46,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check core plugins contrib tests benchmarks examples
 	$(PY) -m ruff format --check core plugins contrib tests benchmarks examples
 
-bench: $(STAMP)
+bench: $(STAMP) $(MLFLOW_STAMP)
 	$(PY) benchmarks/run.py
 
 clean:

@@ -50,7 +50,9 @@ def test_registry_routes_calls_only_to_owner(registry: Registry, tmp_path: Path)
     registry.register(make_plugin("one", "alpha", calls), name="one")
     registry.register(make_plugin("two", "beta", calls), name="two")
     assert registry.load("beta", tmp_path, {}, {}) == "two-model"
-    assert registry.predictor("alpha")(flavor="alpha", model="m", data=1, params={}, conf={}) == ["m", 1]
+    assert registry.predictor("alpha")(
+        flavor="alpha", model="m", data=1, params={}, conf={}, pyfunc_conf={}
+    ) == ["m", 1]
     assert calls == ["two.load:beta", "one.predict:alpha"]
 
 

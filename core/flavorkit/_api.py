@@ -65,9 +65,16 @@ def save_model(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
         manifest = _write_model(
-            tmp, model, flavor=flavor, signature=signature, input_example=input_example,
-            pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-            code_paths=code_paths, metadata=metadata, options=dict(flavor_options),
+            tmp,
+            model,
+            flavor=flavor,
+            signature=signature,
+            input_example=input_example,
+            pip_requirements=pip_requirements,
+            extra_pip_requirements=extra_pip_requirements,
+            code_paths=code_paths,
+            metadata=metadata,
+            options=dict(flavor_options),
         )
         _move_into_place(tmp, target)
     except BaseException:
@@ -84,7 +91,9 @@ def _check_target(target: Path, overwrite: bool) -> None:
                 f"{target} already exists and is not empty; pass overwrite=True to replace it"
             )
         if target.is_file():
-            raise ModelExistsError(f"{target} is a file, not a model folder; refusing to replace it")
+            raise ModelExistsError(
+                f"{target} is a file, not a model folder; refusing to replace it"
+            )
 
 
 def _move_into_place(tmp: Path, target: Path) -> None:
@@ -134,10 +143,14 @@ def _write_model(
     pyfunc = result.get("pyfunc")
     flavors: dict[str, dict[str, Any]] = {}
     if name != PYFUNC:
+        if code_paths and "code" in conf:
+            conf["code"] = CODE_DIR  # MLflow records the code folder in the flavor section too
         flavors[name] = conf
     if pyfunc is not None:
         section = dict(pyfunc) if name != PYFUNC else {**conf, **pyfunc}
-        section.setdefault("env", {"conda": environment.CONDA_ENV, "virtualenv": environment.PYTHON_ENV})
+        section.setdefault(
+            "env", {"conda": environment.CONDA_ENV, "virtualenv": environment.PYTHON_ENV}
+        )
         section["python_version"] = ".".join(map(str, sys.version_info[:3]))
         if code_paths:
             section["code"] = CODE_DIR
@@ -145,7 +158,9 @@ def _write_model(
     manifest = Model(flavors, metadata=metadata)
 
     if signature is None and example is not None:
-        signature = _infer_from_example(registry, tmp, manifest, name, example, example_params)
+        signature = _infer_from_example(
+            registry, tmp, manifest, name, example, example_params, result.get("params")
+        )
     signature = _with_flavor_params(signature, result.get("params"))
     if signature is not None:
         manifest.signature = signature
@@ -155,7 +170,9 @@ def _write_model(
         manifest.saved_input_example_info = _example.write(tmp, example, example_params)
 
     manifest.model_size_bytes = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
-    detected = registry.detect_environment(name, model, tmp, conf if name != PYFUNC else flavors[PYFUNC])
+    detected = registry.detect_environment(
+        name, model, tmp, conf if name != PYFUNC else flavors[PYFUNC]
+    )
     base = [environment.pin("flavorkit")]
     owner = registry.owner(name)
     if owner.distribution and owner.distribution != "flavorkit":
@@ -184,27 +201,43 @@ def _copy_code(dest: Path, code_paths: Iterable[str | os.PathLike[str]]) -> None
 
 
 def _infer_from_example(
-    registry: Registry, tmp: Path, manifest: Model, flavor: str, example: Any, params: Any
+    registry: Registry,
+    tmp: Path,
+    manifest: Model,
+    flavor: str,
+    example: Any,
+    params: Any,
+    flavor_params: Any,
 ) -> Any:
-    from flavorkit._infer import infer_output_schema, infer_schema
+    from flavorkit._infer import infer_output_schema, infer_params_schema, infer_schema
     from flavorkit._schema import ModelSignature
 
     try:
         inputs = infer_schema(example)
+        params_schema = infer_params_schema(params) if params else None
     except Exception as exc:
         raise SignatureError(
             f"could not infer a signature from input_example: {exc}; pass signature= explicitly"
         ) from exc
     if PYFUNC not in manifest.flavors:
-        return ModelSignature(inputs=inputs)
+        return ModelSignature(inputs=inputs, params=params_schema)
     # Predict on the example through the freshly written folder: the same path a user
     # takes, so a save that cannot be loaded back fails here rather than later.
+    conf = manifest.flavors.get(flavor, manifest.flavors[PYFUNC])
+    pyfunc_conf = manifest.flavors[PYFUNC]
     try:
-        native = registry.load(flavor, tmp, manifest.flavors.get(flavor, manifest.flavors[PYFUNC]),
-                               {"allow_unsafe": True, "model_config": {}})
+        # the flavor's own params take their defaults, as they will at predict time
+        params = {**{p.name: p.default for p in flavor_params or ()}, **(params or {})}
+        native = registry.load(
+            flavor, tmp, conf, {"allow_unsafe": True, "model_config": {}}, pyfunc_conf
+        )
         output = registry.predictor(flavor)(
-            flavor=flavor, model=native, data=example, params=dict(params or {}),
-            conf=manifest.flavors.get(flavor, manifest.flavors[PYFUNC]),
+            flavor=flavor,
+            model=native,
+            data=example,
+            params=dict(params or {}),
+            conf=conf,
+            pyfunc_conf=pyfunc_conf,
         )
         outputs = infer_output_schema(output, column_input=not inputs.is_tensor_spec())
     except Exception as exc:
@@ -212,7 +245,7 @@ def _infer_from_example(
             f"could not infer the output signature by predicting on input_example "
             f"({type(exc).__name__}: {exc}); pass signature= explicitly"
         ) from exc
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params_schema)
 
 
 def _with_flavor_params(signature: Any, flavor_params: Any) -> Any:
@@ -225,7 +258,9 @@ def _with_flavor_params(signature: Any, flavor_params: Any) -> Any:
     merged = current + [p for p in flavor_params if p.name not in names]
     if signature is None:
         return ModelSignature(params=ParamSchema(merged))
-    return ModelSignature(inputs=signature.inputs, outputs=signature.outputs, params=ParamSchema(merged))
+    return ModelSignature(
+        inputs=signature.inputs, outputs=signature.outputs, params=ParamSchema(merged)
+    )
 
 
 def _check_example(example: Any, signature: Any) -> None:
@@ -237,7 +272,9 @@ def _check_example(example: Any, signature: Any) -> None:
     except SchemaEnforcementError as exc:
         raise SchemaEnforcementError(
             f"input_example does not match the signature: {exc}",
-            field=exc.field, expected=exc.expected, actual=exc.actual,
+            field=exc.field,
+            expected=exc.expected,
+            actual=exc.actual,
         ) from None
 
 
@@ -262,11 +299,14 @@ def load_model(
     allow_unsafe: bool | None = None,
     model_config: dict[str, Any] | None = None,
     suppress_warnings: bool = False,
+    **load_options: Any,
 ) -> PyFuncModel:
     """Load the model folder at ``uri`` behind the generic predict contract.
 
     ``allow_unsafe`` opts in to formats that run code when loaded (pickles,
     code shipped in the folder); ``None`` reads ``FLAVORKIT_ALLOW_UNSAFE``.
+    Extra keyword arguments reach the flavor's load hook as options (e.g.
+    ``trusted_types`` for scikit-learn's skops format).
     Warns once, naming every recorded package whose installed version
     differs (unless ``suppress_warnings``). Raises ``ManifestError`` for a
     bad ``MLmodel``, ``PluginError`` when no plugin owns the model's flavor,
@@ -275,7 +315,7 @@ def load_model(
     path, manifest = _open(uri, suppress_warnings)
     registry = get_registry()
     flavor = _pyfunc_flavor(manifest, registry)
-    native = _load(registry, flavor, path, manifest, allow_unsafe, model_config)
+    native = _load(registry, flavor, path, manifest, allow_unsafe, model_config, load_options)
     return PyFuncModel(manifest, path, flavor, native, registry)
 
 
@@ -286,6 +326,7 @@ def load_native(
     allow_unsafe: bool | None = None,
     model_config: dict[str, Any] | None = None,
     suppress_warnings: bool = False,
+    **load_options: Any,
 ) -> Any:
     """Load the framework's own model object (an estimator, an ``nn.Module`` ...).
 
@@ -307,9 +348,10 @@ def load_native(
     elif flavor not in manifest.flavors:
         raise ManifestError(
             f"has no flavor {flavor!r} (it has: {', '.join(sorted(manifest.flavors))})",
-            path=path / MLMODEL, key="flavors",
+            path=path / MLMODEL,
+            key="flavors",
         )
-    native = _load(registry, flavor, path, manifest, allow_unsafe, model_config)
+    native = _load(registry, flavor, path, manifest, allow_unsafe, model_config, load_options)
     return getattr(native, "python_model", native) if flavor == PYFUNC else native
 
 
@@ -330,9 +372,15 @@ def _load(
     manifest: Model,
     allow_unsafe: bool | None,
     model_config: dict[str, Any] | None,
+    load_options: dict[str, Any] | None = None,
 ) -> Any:
     conf = manifest.flavors[flavor]
-    config = dict((manifest.flavors.get(PYFUNC) or {}).get("config") or {})
+    pyfunc_conf = manifest.flavors.get(PYFUNC) or {}
+    config = dict(pyfunc_conf.get("config") or {})
     config.update(model_config or {})
-    options = {"allow_unsafe": allow_unsafe_from(allow_unsafe), "model_config": config}
-    return registry.load(flavor, path, conf, options)
+    options = {
+        **(load_options or {}),
+        "allow_unsafe": allow_unsafe_from(allow_unsafe),
+        "model_config": config,
+    }
+    return registry.load(flavor, path, conf, options, pyfunc_conf)

@@ -46,7 +46,9 @@ class PythonModel:
     def load_context(self, context: PythonModelContext) -> None:
         """Prepare the model (e.g. read ``context.artifacts``). Called once per load."""
 
-    def predict(self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(
+        self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None
+    ) -> Any:
         """Return predictions for ``model_input``."""
         raise NotImplementedError
 
@@ -82,7 +84,9 @@ def _is_custom(model: Any) -> bool:
 
 
 @hookimpl(trylast=True)
-def flavorkit_persist(model: Any, path: Path, flavor: str | None, options: dict[str, Any]) -> dict[str, Any] | None:
+def flavorkit_persist(
+    model: Any, path: Path, flavor: str | None, options: dict[str, Any]
+) -> dict[str, Any] | None:
     if flavor not in (None, FLAVOR) or not _is_custom(model):
         if flavor == FLAVOR:
             raise TypeError(
@@ -115,7 +119,8 @@ def flavorkit_persist(model: Any, path: Path, flavor: str | None, options: dict[
         with open(path / PICKLE_FILE, "wb") as fh:
             cloudpickle.dump(model, fh)
         section.update(
-            python_model=PICKLE_FILE, serialization_format="cloudpickle",
+            python_model=PICKLE_FILE,
+            serialization_format="cloudpickle",
             cloudpickle_version=cloudpickle.__version__,
         )
     elif fmt not in (None, "reference"):
@@ -128,7 +133,9 @@ def flavorkit_persist(model: Any, path: Path, flavor: str | None, options: dict[
 def _reference_problem(model: Any) -> str | None:
     cls = type(model)
     if cls.__module__ == "__main__":
-        return f"class {cls.__qualname__} is defined in __main__ and cannot be imported at load time"
+        return (
+            f"class {cls.__qualname__} is defined in __main__ and cannot be imported at load time"
+        )
     if "<locals>" in cls.__qualname__:
         return f"class {cls.__qualname__} is defined inside a function"
     try:
@@ -166,7 +173,9 @@ def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[
         model = _load_reference(path, conf, allow_unsafe)
     else:
         if not allow_unsafe:
-            raise UnsafeFormatError("cloudpickle", path / file, "unpickling a PythonModel runs code")
+            raise UnsafeFormatError(
+                "cloudpickle", path / file, "unpickling a PythonModel runs code"
+            )
         import cloudpickle
 
         with _code_on_path(path, conf):
@@ -184,7 +193,8 @@ def _bind(model: Any, context: PythonModelContext) -> LoadedPythonModel:
     """Work out once how ``predict`` wants to be called (with or without context, params)."""
     parameters = inspect.signature(model.predict).parameters
     positional = [
-        p for p in parameters.values()
+        p
+        for p in parameters.values()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "params"
     ]
     return LoadedPythonModel(
@@ -225,7 +235,8 @@ def _load_reference(path: Path, conf: dict[str, Any], allow_unsafe: bool) -> Any
             ) from None
         if not allow_unsafe:
             raise UnsafeFormatError(
-                "code", path / conf["code"],
+                "code",
+                path / conf["code"],
                 f"class {record['class']} is only importable from code shipped in the model folder",
             ) from None
         with _code_on_path(path, conf):
@@ -238,11 +249,14 @@ def _load_reference(path: Path, conf: dict[str, Any], allow_unsafe: bool) -> Any
     return model
 
 
-def _load_foreign(path: Path, conf: dict[str, Any], allow_unsafe: bool, config: dict[str, Any]) -> Any:
+def _load_foreign(
+    path: Path, conf: dict[str, Any], allow_unsafe: bool, config: dict[str, Any]
+) -> Any:
     loader = conf["loader_module"]
     if not allow_unsafe:
         raise UnsafeFormatError(
-            f"loader_module {loader}", path,
+            f"loader_module {loader}",
+            path,
             "no installed flavorkit plugin owns this model, and its own loader may unpickle "
             "or run code from the folder",
         )

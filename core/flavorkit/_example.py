@@ -66,7 +66,9 @@ def normalize(example: Any) -> tuple[Any, dict[str, Any] | None]:
     if torch is not None:
         if isinstance(example, torch.Tensor):
             example = example.detach().cpu().numpy()
-        elif isinstance(example, dict) and any(isinstance(v, torch.Tensor) for v in example.values()):
+        elif isinstance(example, dict) and any(
+            isinstance(v, torch.Tensor) for v in example.values()
+        ):
             example = {
                 k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
                 for k, v in example.items()
@@ -120,7 +122,9 @@ def write(path: Path, example: Any, params: dict[str, Any] | None) -> dict[str, 
     return {"artifact_path": EXAMPLE_FILE, "serving_input_path": SERVING_FILE, **info}
 
 
-def read(path: Path, info: dict[str, Any], schema: Schema | None) -> tuple[Any, dict[str, Any] | None]:
+def read(
+    path: Path, info: dict[str, Any], schema: Schema | None
+) -> tuple[Any, dict[str, Any] | None]:
     """Read the saved example back as (data, params), typed by ``schema`` where one exists."""
     file = path / info.get("artifact_path", EXAMPLE_FILE)
     try:
@@ -170,7 +174,8 @@ def _cast_columns(frame: Any, schema: Schema) -> Any:
                 frame[column] = pd.to_datetime(series)
             elif spec.type == DataType.binary:
                 frame[column] = [
-                    base64.decodebytes(v.encode("ascii")) if isinstance(v, str) else v for v in series
+                    base64.decodebytes(v.encode("ascii")) if isinstance(v, str) else v
+                    for v in series
                 ]
             elif spec.type != DataType.string:
                 frame[column] = series.astype(spec.type.to_pandas())

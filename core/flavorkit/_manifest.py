@@ -43,12 +43,12 @@ def relative_path(value: Any, *, path: Any, key: str) -> str:
     Returns it unchanged; raises ``ManifestError`` naming ``key`` otherwise.
     """
     if not isinstance(value, str) or not value:
-        raise ManifestError(f"expected a relative path, got {type(value).__name__}", path=path, key=key)
+        raise ManifestError(
+            f"expected a relative path, got {type(value).__name__}", path=path, key=key
+        )
     pure = PurePosixPath(value.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts or (len(value) > 1 and value[1] == ":"):
-        raise ManifestError(
-            f"path {value!r} points outside the model folder", path=path, key=key
-        )
+        raise ManifestError(f"path {value!r} points outside the model folder", path=path, key=key)
     return value
 
 
@@ -226,9 +226,7 @@ def _check_section(name: Any, section: Any, path: Any) -> None:
     if not isinstance(name, str):
         raise ManifestError("flavor names must be strings", path=path, key=key)
     if not isinstance(section, dict):
-        raise ManifestError(
-            f"expected a mapping, got {type(section).__name__}", path=path, key=key
-        )
+        raise ManifestError(f"expected a mapping, got {type(section).__name__}", path=path, key=key)
     for sub, value in section.items():
         if sub in _PATH_KEYS and value is not None:
             relative_path(value, path=path, key=f"{key}.{sub}")
@@ -248,7 +246,9 @@ def _check_section(name: Any, section: Any, path: Any) -> None:
                 relative_path(value, path=path, key=f"{key}.env.{sub}")
         elif env is not None:
             raise ManifestError(
-                f"expected a path or a mapping, got {type(env).__name__}", path=path, key=f"{key}.env"
+                f"expected a path or a mapping, got {type(env).__name__}",
+                path=path,
+                key=f"{key}.env",
             )
         artifacts = section.get("artifacts") or {}
         if not isinstance(artifacts, dict):

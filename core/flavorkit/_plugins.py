@@ -88,7 +88,9 @@ class Registry:
             version = dist.version if dist is not None else None
             if ep.name in disabled:
                 self._problems.append(
-                    FlavorInfo(ep.name, ep.name, dist_name, version, "disabled", f"listed in {DISABLE_ENV}")
+                    FlavorInfo(
+                        ep.name, ep.name, dist_name, version, "disabled", f"listed in {DISABLE_ENV}"
+                    )
                 )
                 continue
             try:
@@ -118,14 +120,18 @@ class Registry:
         try:
             self.pm.register(module, name=name)
         except Exception as exc:
-            self._problems.append(FlavorInfo(name, name, distribution, version, "error", _describe(exc)))
+            self._problems.append(
+                FlavorInfo(name, name, distribution, version, "error", _describe(exc))
+            )
             return []
         try:
             self.pm.check_pending()
             names = _flavor_names(self.pm, module)
         except Exception as exc:
             self.pm.unregister(module)
-            self._problems.append(FlavorInfo(name, name, distribution, version, "error", _describe(exc)))
+            self._problems.append(
+                FlavorInfo(name, name, distribution, version, "error", _describe(exc))
+            )
             return []
         self._plugins[name] = plugin
         owned = []
@@ -134,7 +140,11 @@ class Registry:
                 other = self._owners[flavor].name
                 self._problems.append(
                     FlavorInfo(
-                        flavor, name, distribution, version, "conflict",
+                        flavor,
+                        name,
+                        distribution,
+                        version,
+                        "conflict",
                         f"flavor {flavor!r} is already provided by plugin {other!r}",
                     )
                 )
@@ -186,7 +196,11 @@ class Registry:
             if p.name == flavor or p.plugin == flavor
         ]
         known = ", ".join(sorted(self._owners)) or "none"
-        hint = "; ".join(reasons) if reasons else f"install the plugin that provides it (installed flavors: {known})"
+        hint = (
+            "; ".join(reasons)
+            if reasons
+            else f"install the plugin that provides it (installed flavors: {known})"
+        )
         raise PluginError(f"no working plugin provides flavor {flavor!r}: {hint}")
 
     def _caller(self, hook: str, flavor: str) -> Any:
@@ -212,8 +226,12 @@ class Registry:
         """Ask the owner of ``flavor`` (or every plugin) to write ``model`` under ``path``."""
         self._ensure_loaded()
         kwargs = dict(
-            model=model, path=path, flavor=flavor, options=options,
-            input_example=input_example, signature=signature,
+            model=model,
+            path=path,
+            flavor=flavor,
+            options=options,
+            input_example=input_example,
+            signature=signature,
         )
         if flavor is not None:
             result = self._caller("flavorkit_persist", flavor)(**kwargs)
@@ -237,13 +255,22 @@ class Registry:
         self.owner(result["flavor"])
         return result
 
-    def load(self, flavor: str, path: Path, conf: dict[str, Any], options: dict[str, Any]) -> Any:
+    def load(
+        self,
+        flavor: str,
+        path: Path,
+        conf: dict[str, Any],
+        options: dict[str, Any],
+        pyfunc_conf: dict[str, Any] | None = None,
+    ) -> Any:
         """Load the native object of ``flavor`` through its owner."""
         result = self._caller("flavorkit_load", flavor)(
-            flavor=flavor, path=path, conf=conf, options=options
+            flavor=flavor, path=path, conf=conf, options=options, pyfunc_conf=pyfunc_conf or {}
         )
         if result is None:
-            raise PluginError(f"plugin {self.owner(flavor).name!r} returned nothing for flavor {flavor!r}")
+            raise PluginError(
+                f"plugin {self.owner(flavor).name!r} returned nothing for flavor {flavor!r}"
+            )
         return result
 
     def predictor(self, flavor: str) -> Any:

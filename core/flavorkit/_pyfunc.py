@@ -33,6 +33,7 @@ class PyFuncModel:
         self.flavor = flavor
         self._native = native
         self._conf = metadata.flavors[flavor]
+        self._pyfunc_conf = metadata.flavors.get("python_function") or {}
         self._predict = registry.predictor(flavor)
         signature = metadata.signature
         self._inputs = signature.inputs if signature is not None else None
@@ -87,8 +88,21 @@ class PyFuncModel:
                 stacklevel=2,
             )
             params = {}
+        return self.predict_unchecked(data, params or {})
+
+    def predict_unchecked(self, data: Any, params: dict[str, Any]) -> Any:
+        """Hand ``data`` straight to the flavor's predict hook, skipping enforcement.
+
+        For callers that already enforced the signature (MLflow's loader,
+        the scoring server's micro-batches).
+        """
         return self._predict(
-            flavor=self.flavor, model=self._native, data=data, params=params or {}, conf=self._conf
+            flavor=self.flavor,
+            model=self._native,
+            data=data,
+            params=params,
+            conf=self._conf,
+            pyfunc_conf=self._pyfunc_conf,
         )
 
     def unwrap(self) -> Any:

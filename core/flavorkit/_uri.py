@@ -25,7 +25,9 @@ def register_resolver(scheme: str, resolver: Resolver) -> None:
 def _file_uri(uri: str) -> Path:
     parsed = urlparse(uri)
     if parsed.netloc not in ("", "localhost"):
-        raise FlavorkitError(f"file URI {uri!r} names host {parsed.netloc!r}; only local files are supported")
+        raise FlavorkitError(
+            f"file URI {uri!r} names host {parsed.netloc!r}; only local files are supported"
+        )
     return Path(unquote(parsed.path))
 
 

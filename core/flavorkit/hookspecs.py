@@ -70,20 +70,31 @@ def flavorkit_persist(  # type: ignore[empty-body]
 
 @hookspec(firstresult=True)
 def flavorkit_load(  # type: ignore[empty-body]
-    flavor: str, path: Path, conf: dict[str, Any], options: dict[str, Any]
+    flavor: str,
+    path: Path,
+    conf: dict[str, Any],
+    options: dict[str, Any],
+    pyfunc_conf: dict[str, Any],
 ) -> Any:
     """Load the native model object of ``flavor`` from the model folder ``path``.
 
-    ``conf`` is the flavor's ``MLmodel`` section, ``options`` the loader's
-    options: ``allow_unsafe`` (bool: the caller opted in to formats that run
-    code) and ``model_config`` (dict). Refuse unsafe formats without the
-    opt-in by raising ``flavorkit.exceptions.UnsafeFormatError``.
+    ``conf`` is the flavor's ``MLmodel`` section and ``pyfunc_conf`` the
+    ``python_function`` section (empty when absent). ``options`` holds the
+    loader's options: ``allow_unsafe`` (bool: the caller opted in to formats
+    that run code), ``model_config`` (dict), plus any extra keyword arguments
+    the caller gave ``load_model``/``load_native``. Refuse unsafe formats
+    without the opt-in by raising ``flavorkit.exceptions.UnsafeFormatError``.
     """
 
 
 @hookspec(firstresult=True)
 def flavorkit_predict(  # type: ignore[empty-body]
-    flavor: str, model: Any, data: Any, params: dict[str, Any], conf: dict[str, Any]
+    flavor: str,
+    model: Any,
+    data: Any,
+    params: dict[str, Any],
+    conf: dict[str, Any],
+    pyfunc_conf: dict[str, Any],
 ) -> Any:
     """Predict with a model returned by ``flavorkit_load``.
 
@@ -91,7 +102,8 @@ def flavorkit_predict(  # type: ignore[empty-body]
     schema and the params schema: ``data`` is a DataFrame for column
     signatures, an ndarray or dict of ndarrays for tensor signatures, and the
     caller's object when there is no signature. ``params`` is a dict (never
-    ``None``). Return an ndarray, DataFrame, Series, list or dict of arrays.
+    ``None``). ``conf`` and ``pyfunc_conf`` are as for ``flavorkit_load``.
+    Return an ndarray, DataFrame, Series, list or dict of arrays.
     """
 
 

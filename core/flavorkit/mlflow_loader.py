@@ -19,14 +19,15 @@ class MlflowPyfunc:
 
     def __init__(self, model: Any) -> None:
         self._model = model
-        self._predict = model._predict
+        # MLflow calls the method named by python_function.predict_fn (e.g. predict_proba);
+        # the flavor's own params, defaulted by MLflow from the signature, pick the method.
+        name = model._pyfunc_conf.get("predict_fn") or "predict"
+        if name != "predict" and name.isidentifier():
+            setattr(self, name, self.predict)
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         """Predict without enforcing the signature again (MLflow already did)."""
-        return self._predict(
-            flavor=self._model.flavor, model=self._model._native, data=data,
-            params=params or {}, conf=self._model._conf,
-        )
+        return self._model.predict_unchecked(data, params or {})
 
     def get_raw_model(self) -> Any:
         """The framework's own model object."""
@@ -46,7 +47,9 @@ def _model_root(path: str | Path) -> Path:
     raise FileNotFoundError(f"no MLmodel file in {path} or its parents")
 
 
-def load_pyfunc(flavor: str, path: str | Path, model_config: dict[str, Any] | None = None) -> MlflowPyfunc:
+def load_pyfunc(
+    flavor: str, path: str | Path, model_config: dict[str, Any] | None = None
+) -> MlflowPyfunc:
     """Load the folder containing ``path`` through flavorkit, for MLflow's pyfunc loader."""
     from flavorkit._api import _load
     from flavorkit._manifest import Model
