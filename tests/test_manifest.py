@@ -115,3 +115,12 @@ def test_manifest_bad_signature_json_names_key(tmp_path: Path) -> None:
     model = Model.load(write(tmp_path, "flavors: {s: {}}\nsignature: {inputs: 'not json'}\n"))
     with pytest.raises(ManifestError, match="key 'signature'"):
         _ = model.signature
+
+
+def test_manifest_writes_str_subclasses_as_plain_strings(tmp_path: Path) -> None:
+    class Version(str):
+        pass
+
+    Model({"f": {"version": Version("2.13.0+cpu")}}).save(tmp_path)
+    assert "!!python" not in (tmp_path / "MLmodel").read_text()
+    assert Model.load(tmp_path).flavors["f"]["version"] == "2.13.0+cpu"

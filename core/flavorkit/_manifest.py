@@ -173,7 +173,7 @@ class Model:
         """Serialise as MLflow does: block style, keys sorted."""
         import yaml
 
-        return yaml.safe_dump(self.to_dict(), default_flow_style=False)
+        return yaml.dump(self.to_dict(), Dumper=_dumper(), default_flow_style=False)
 
     def save(self, path: str | Path) -> None:
         """Write ``MLmodel`` into the folder ``path`` (or to the file ``path``)."""
@@ -219,6 +219,19 @@ class Model:
 
     def __repr__(self) -> str:
         return f"Model(flavors={sorted(self.flavors)!r}, model_uuid={self.model_uuid!r})"
+
+
+def _dumper() -> Any:
+    """A safe dumper that writes ``str`` subclasses (``torch.__version__``) as plain strings."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def represent_data(self, data: Any) -> Any:
+            if isinstance(data, str) and type(data) is not str:
+                data = str(data)
+            return super().represent_data(data)
+
+    return Dumper
 
 
 def _check_section(name: Any, section: Any, path: Any) -> None:
