@@ -1,0 +1,162 @@
+"""Writing and reading the estimator file in one of the three serialization formats.
+
+``skops`` (the default) stores the object as a description that is rebuilt
+without running code, from types that the loading process trusts.
+``cloudpickle`` and ``pickle`` run arbitrary code on load, so reading them
+needs the caller's opt-in. The file names and the ``serialization_format``
+values are MLflow's, so folders move between the two tools.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from pathlib import Path
+from typing import Any
+
+from flavorkit.exceptions import ManifestError, PluginError, UnsafeFormatError
+
+from flavorkit_sklearn._trust import TypeNames, normalize
+
+SKOPS = "skops"
+CLOUDPICKLE = "cloudpickle"
+PICKLE = "pickle"
+FORMATS = (SKOPS, CLOUDPICKLE, PICKLE)
+DEFAULT_FORMAT = SKOPS
+UNSAFE_FORMATS = frozenset({CLOUDPICKLE, PICKLE})
+FILE_NAMES = {SKOPS: "model.skops", CLOUDPICKLE: "model.pkl", PICKLE: "model.pkl"}
+
+_log = logging.getLogger(__name__)
+
+
+def check_format(name: Any) -> str:
+    """Return ``name`` when it is a known serialization format; ``ValueError`` otherwise.
+
+    Called by ``save_model`` before anything is written.
+    """
+    if name not in FORMATS:
+        raise ValueError(
+            f"serialization_format: expected one of {', '.join(FORMATS)}, got {name!r}"
+        )
+    return str(name)
+
+
+def dump(
+    model: Any, folder: Path, fmt: str, skops_trusted_types: TypeNames | None
+) -> dict[str, Any]:
+    """Write ``model`` into ``folder`` in format ``fmt``; return the format's ``MLmodel`` keys.
+
+    The keys are ``pickled_model`` (the file name) and ``skops_trusted_types``
+    (for skops: the non-default types the file holds, so a reader knows what
+    it would have to trust; ``None`` otherwise). Raises ``ValueError`` when
+    skops cannot read back what it wrote, or when the caller's
+    ``skops_trusted_types`` does not cover the file's types.
+    """
+    file = folder / FILE_NAMES[fmt]
+    if fmt == SKOPS:
+        return {
+            "pickled_model": file.name,
+            "skops_trusted_types": _dump_skops(model, file, skops_trusted_types),
+        }
+    if skops_trusted_types is not None:
+        raise ValueError(
+            f"skops_trusted_types: only meaningful with serialization_format='skops', got {fmt!r}"
+        )
+    if fmt == CLOUDPICKLE:
+        try:
+            import cloudpickle
+        except ModuleNotFoundError as exc:
+            raise PluginError(
+                "serialization_format='cloudpickle' needs the cloudpickle package: "
+                "pip install 'flavorkit-sklearn[cloudpickle]'"
+            ) from exc
+        with file.open("wb") as fh:
+            cloudpickle.dump(model, fh, protocol=pickle.DEFAULT_PROTOCOL)
+    else:
+        with file.open("wb") as fh:
+            pickle.dump(model, fh, protocol=pickle.DEFAULT_PROTOCOL)
+    _log.warning(
+        "saved %s with %s: loading it runs code from the file and needs the loader's opt-in "
+        "(allow_unsafe=True); the default 'skops' format does not",
+        file.name,
+        fmt,
+    )
+    return {"pickled_model": file.name, "skops_trusted_types": None}
+
+
+def _dump_skops(model: Any, file: Path, declared: TypeNames | None) -> list[str] | None:
+    import skops.io
+
+    skops.io.dump(model, file)
+    needed = sorted(skops.io.get_untrusted_types(file=file))
+    if declared is not None:
+        missing = sorted(set(needed) - set(normalize(declared)))
+        if missing:
+            raise ValueError(
+                f"skops_trusted_types: the saved file also needs {', '.join(missing)}; "
+                "add them, or leave skops_trusted_types out to record what the file needs"
+            )
+    # read back at once, as MLflow does: skops can write objects it cannot rebuild
+    try:
+        skops.io.load(file, trusted=needed or None)
+    except Exception as exc:
+        raise ValueError(
+            f"skops could not read back the estimator it wrote ({type(exc).__name__}: {exc}); "
+            "save with serialization_format='cloudpickle' if skops cannot describe this model"
+        ) from exc
+    return needed or None
+
+
+def load(file: Path, fmt: str, *, trusted: list[str], allow_unsafe: bool) -> Any:
+    """Read the estimator in ``file``, written in format ``fmt``.
+
+    ``trusted`` is what the caller trusts beyond skops's defaults;
+    ``allow_unsafe`` is the caller's opt-in to formats that run code, which
+    also trusts every type in a skops file. Raises ``UnsafeFormatError`` for
+    a pickle without the opt-in or a skops file holding untrusted types, and
+    ``ManifestError`` when the file is missing.
+    """
+    if not file.is_file():
+        raise ManifestError(
+            f"the estimator file {file.name!r} named there does not exist",
+            path=file.parent / "MLmodel",
+            key="flavors.sklearn.pickled_model",
+        )
+    if fmt == SKOPS:
+        return _load_skops(file, trusted, allow_unsafe)
+    if not allow_unsafe:
+        raise UnsafeFormatError(
+            fmt,
+            file,
+            detail=f"the {fmt} format runs arbitrary code from the file while loading",
+        )
+    with file.open("rb") as fh:
+        # cloudpickle.load is pickle.load; cloudpickle itself is imported by
+        # the stream when it references cloudpickle helpers
+        return pickle.load(fh)  # the caller opted in (allow_unsafe)
+
+
+def _load_skops(file: Path, trusted: list[str], allow_unsafe: bool) -> Any:
+    import skops.io
+
+    found = sorted(skops.io.get_untrusted_types(file=file))
+    untrusted = [name for name in found if name not in trusted]
+    if untrusted and not allow_unsafe:
+        raise UnsafeFormatError(SKOPS, file, detail=_untrusted_detail(untrusted))
+    return skops.io.load(file, trusted=found or None)
+
+
+def _untrusted_detail(untrusted: list[str]) -> str:
+    """The refusal text: the types, why skops distrusts the ones it explains, how to trust."""
+    from skops.io import exceptions
+
+    # skops explains the types it distrusts on purpose (tree node storage is
+    # read without bounds checks); older skops releases have no explanations
+    reasons = getattr(exceptions, "UNTRUSTED_TYPE_REASONS", {})
+    explained = "".join(f" ({reasons[name]})" for name in untrusted if name in reasons)
+    return (
+        f"it holds types that are not trusted: {', '.join(untrusted)}.{explained} "
+        "Building untrusted types may run their code. If you trust them, pass "
+        f"trusted_types=[{', '.join(map(repr, untrusted))}] to flavorkit_sklearn.load_model, "
+        "or load inside `with flavorkit_sklearn.trust([...]):`"
+    )
