@@ -1,0 +1,89 @@
+"""Small models the tests save and load.
+
+They live in their own module so the ``state_dict`` format can name them as
+factories (``torch_models:MLP``) and so a subprocess without this folder on
+``sys.path`` cannot import them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Module):
+    """A regressor: 4 features -> 1 value, with dropout to prove eval mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class CNN(nn.Module):
+    """A classifier on 1x8x8 images, with batch norm to prove running stats are used."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)
+        )
+        self.head = nn.Linear(4 * 4 * 4, 3)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images).flatten(1))
+
+
+class TwoInputs(nn.Module):
+    """Two named inputs of different widths, one output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left = nn.Linear(3, 2)
+        self.right = nn.Linear(5, 2)
+
+    def forward(self, numeric: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        return self.left(numeric) * self.right(extra)
+
+
+class DictOut(nn.Module):
+    """Returns a dict: scores and their softmax."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = self.linear(x)
+        return {"logits": logits, "probs": torch.softmax(logits, dim=-1)}
+
+
+class NeedsArgs(nn.Module):
+    """A module whose constructor needs an argument (no default factory)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+def build_needs_args() -> NeedsArgs:
+    """A factory for ``NeedsArgs`` as saved by the tests."""
+    return NeedsArgs(4)
+
+
+def trained(model: nn.Module, seed: int = 0) -> nn.Module:
+    """``model`` with seeded weights and non-trivial batch-norm statistics, in train mode."""
+    torch.manual_seed(seed)
+    for parameter in model.parameters():
+        # small weights keep outputs near 1, where float32 rounds below 1e-6
+        nn.init.normal_(parameter, std=0.25)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 1.5)
+    return model.train()
