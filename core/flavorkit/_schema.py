@@ -1,0 +1,878 @@
+"""The signature type system: data types, column and tensor specs, schemas, params.
+
+These classes mirror MLflow's ``mlflow.types`` (same class names, same JSON), so
+a signature written by flavorkit reads in MLflow and the other way round. The
+JSON written by ``to_json``/``to_dict`` is byte-for-byte MLflow's; the readers
+also accept the older spellings MLflow accepts (no ``required`` key, ``dtype``
+in place of ``type`` for params, ``sparkml_vector``).
+
+numpy is imported inside the methods that need it, so importing this module
+stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Union
+
+from flavorkit.exceptions import SignatureError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class DataType(Enum):
+    """A scalar column type. The enum values (1-8) are internal, the names are the JSON."""
+
+    boolean = 1
+    integer = 2
+    long = 3
+    float = 4
+    double = 5
+    string = 6
+    binary = 7
+    datetime = 8
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def to_numpy(self) -> np.dtype:
+        """Return the numpy dtype values of this type are held in (``string`` is ``<U0``)."""
+        import numpy as np
+
+        return np.dtype(_NUMPY_NAMES[self.name])
+
+    def to_pandas(self) -> Any:
+        """Return the pandas dtype of a column of this type (``object`` for string/binary)."""
+        if self.name in ("string", "binary"):
+            return object
+        return self.to_numpy()
+
+    def to_python(self) -> type:
+        """Return the Python type of one value (``datetime.date`` for ``datetime``)."""
+        import datetime
+
+        return {
+            "boolean": bool,
+            "integer": int,
+            "long": int,
+            "float": float,
+            "double": float,
+            "string": str,
+            "binary": bytes,
+            "datetime": datetime.date,
+        }[self.name]
+
+    @classmethod
+    def all_types(cls) -> list[DataType]:
+        """Return every data type, in enum order."""
+        return list(cls)
+
+
+_NUMPY_NAMES = {
+    "boolean": "bool",
+    "integer": "int32",
+    "long": "int64",
+    "float": "float32",
+    "double": "float64",
+    "string": "str",
+    "binary": "bytes",
+    "datetime": "datetime64[ns]",
+}
+
+# JSON "type" names of the complex types
+_ARRAY, _OBJECT, _MAP, _ANY, _SPARKML = "array", "object", "map", "any", "sparkml_vector"
+
+
+def _as_type(value: Any, where: str) -> ColSpecType:
+    """Turn a DataType, a complex type or a DataType name into a type; raise SignatureError."""
+    if isinstance(value, (DataType, Array, Object, Map, AnyType)):
+        return value
+    if isinstance(value, str):
+        try:
+            return DataType[value]
+        except KeyError:
+            pass
+    raise SignatureError(
+        f"{where}: unsupported type {value!r}; expected a DataType, Array, Object, Map, "
+        f"AnyType or one of {[t.name for t in DataType]}"
+    )
+
+
+def _check_name(name: Any, where: str) -> None:
+    if name is None:
+        return
+    # int names come from DataFrames with integer column labels (MLflow writes them as-is)
+    if isinstance(name, bool) or not isinstance(name, (str, int)):
+        raise SignatureError(f"{where}: name must be a str or int, got {type(name).__name__}")
+
+
+def _check_required(required: Any, where: str) -> None:
+    if not isinstance(required, bool):
+        raise SignatureError(f"{where}: 'required' must be true or false, got {required!r}")
+
+
+def _type_to_dict(t: ColSpecType) -> dict[str, Any]:
+    return {"type": t.name} if isinstance(t, DataType) else t.to_dict()
+
+
+def _type_from_dict(d: Any, where: str) -> ColSpecType:
+    """Read a type dict (``{"type": ..., "items"|"properties"|"values": ...}``)."""
+    if not isinstance(d, dict) or "type" not in d:
+        raise SignatureError(f"{where}: expected a JSON object with a 'type' key, got {d!r}")
+    kind = d["type"]
+    if kind == _ARRAY:
+        return Array(_type_from_dict(d.get("items"), f"{where}.items"))
+    if kind == _OBJECT:
+        props = d.get("properties")
+        if not isinstance(props, dict):
+            raise SignatureError(f"{where}.properties: expected a JSON object, got {props!r}")
+        return Object([Property._from_item(n, p, f"{where}.properties") for n, p in props.items()])
+    if kind == _MAP:
+        return Map(_type_from_dict(d.get("values"), f"{where}.values"))
+    if kind == _ANY:
+        return AnyType()
+    if kind == _SPARKML:
+        return SparkMLVector()
+    return _as_type(kind, where)
+
+
+def type_label(t: ColSpecType) -> str:
+    """Return a short human-readable label of a type, e.g. ``array<long>``.
+
+    Used by ``Schema.to_table`` and by error messages.
+    """
+    if isinstance(t, DataType):
+        return t.name
+    if isinstance(t, SparkMLVector):
+        return _SPARKML
+    if isinstance(t, Array):
+        return f"array<{type_label(t.dtype)}>"
+    if isinstance(t, Map):
+        return f"map<string, {type_label(t.value_type)}>"
+    if isinstance(t, Object):
+        inner = ", ".join(
+            f"{p.name}{'' if p.required else '?'}: {type_label(p.dtype)}" for p in t.properties
+        )
+        return "object{" + inner + "}"
+    return _ANY
+
+
+class Array:
+    """A list of values of one type, e.g. ``Array(DataType.long)`` or ``Array(Object([...]))``."""
+
+    def __init__(self, dtype: ColSpecType | str) -> None:
+        self._dtype = _as_type(dtype, "Array")
+
+    @property
+    def dtype(self) -> ColSpecType:
+        """The type of every element."""
+        return self._dtype
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the MLflow JSON dict ``{"type": "array", "items": {...}}``."""
+        return {"type": _ARRAY, "items": _type_to_dict(self._dtype)}
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.dtype == other.dtype  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"Array({self._dtype!r})"
+
+
+class SparkMLVector(Array):
+    """Spark ML's dense/sparse vector column (read for compatibility; an array of doubles)."""
+
+    def __init__(self) -> None:
+        super().__init__(DataType.double)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{"type": "sparkml_vector"}``."""
+        return {"type": _SPARKML}
+
+    def __repr__(self) -> str:
+        return "SparkML vector"
+
+
+class Property:
+    """One named field of an :class:`Object`."""
+
+    def __init__(self, name: str, dtype: ColSpecType | str, required: bool = True) -> None:
+        if not isinstance(name, str):
+            raise SignatureError(f"Property: name must be a str, got {type(name).__name__}")
+        self._name = name
+        self._dtype = _as_type(dtype, f"Property {name!r}")
+        _check_required(required, f"Property {name!r}")
+        self._required = required
+
+    @property
+    def name(self) -> str:
+        """The property name."""
+        return self._name
+
+    @property
+    def dtype(self) -> ColSpecType:
+        """The property type."""
+        return self._dtype
+
+    @property
+    def required(self) -> bool:
+        """Whether the property must be present in every object."""
+        return self._required
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{name: {"type": ..., "required": ...}}`` as MLflow writes it."""
+        d = _type_to_dict(self._dtype)
+        d["required"] = self._required
+        return {self._name: d}
+
+    @classmethod
+    def _from_item(cls, name: str, d: Any, where: str) -> Property:
+        where = f"{where}.{name}"
+        if not isinstance(d, dict):
+            raise SignatureError(f"{where}: expected a JSON object, got {d!r}")
+        required = d.get("required", True)
+        return cls(name, _type_from_dict(d, where), True if required is None else required)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Property)
+            and self._name == other._name
+            and self._dtype == other._dtype
+            and self._required == other._required
+        )
+
+    def __repr__(self) -> str:
+        return f"{self._name}: {self._dtype!r} ({'required' if self._required else 'optional'})"
+
+
+class Object:
+    """A JSON object with known properties; properties are kept sorted by name."""
+
+    def __init__(self, properties: Iterable[Property]) -> None:
+        props = list(properties)
+        if not props:
+            raise SignatureError("Object: properties must not be empty")
+        if not all(isinstance(p, Property) for p in props):
+            raise SignatureError("Object: every property must be a Property")
+        names = [p.name for p in props]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SignatureError(f"Object: duplicated property names {dupes}")
+        # sorted so the JSON is stable whatever order the caller used (MLflow does the same)
+        self._properties = sorted(props, key=lambda p: p.name)
+
+    @property
+    def properties(self) -> list[Property]:
+        """The properties, sorted by name."""
+        return list(self._properties)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{"type": "object", "properties": {name: {...}, ...}}``."""
+        props: dict[str, Any] = {}
+        for p in self._properties:
+            props.update(p.to_dict())
+        return {"type": _OBJECT, "properties": props}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Object) and self._properties == other._properties
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(map(repr, self._properties)) + "}"
+
+
+class Map:
+    """A JSON object with string keys and values of one type."""
+
+    def __init__(self, value_type: ColSpecType | str) -> None:
+        self._value_type = _as_type(value_type, "Map")
+
+    @property
+    def value_type(self) -> ColSpecType:
+        """The type of every value."""
+        return self._value_type
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{"type": "map", "values": {...}}``."""
+        return {"type": _MAP, "values": _type_to_dict(self._value_type)}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Map) and self._value_type == other._value_type
+
+    def __repr__(self) -> str:
+        return f"Map(str -> {self._value_type!r})"
+
+
+class AnyType:
+    """Any value at all, None included; nothing is checked."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{"type": "any"}``."""
+        return {"type": _ANY}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AnyType)
+
+    def __repr__(self) -> str:
+        return "Any"
+
+
+ColSpecType = Union[DataType, Array, Object, Map, AnyType]  # noqa: UP007 (a runtime alias; py3.10 needs Union here)
+
+
+class ColSpec:
+    """One column of a column-based schema: a type, an optional name, and ``required``."""
+
+    def __init__(
+        self, type: ColSpecType | str, name: str | None = None, required: bool = True
+    ) -> None:
+        where = f"ColSpec {name!r}" if name is not None else "ColSpec"
+        _check_name(name, where)
+        _check_required(required, where)
+        self._type = _as_type(type, where)
+        self._name = name
+        self._required = required
+
+    @property
+    def type(self) -> ColSpecType:
+        """The column type."""
+        return self._type
+
+    @property
+    def name(self) -> str | None:
+        """The column name, or None for a column matched by position."""
+        return self._name
+
+    @property
+    def required(self) -> bool:
+        """Whether the column must be present in the input."""
+        return self._required
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return MLflow's JSON dict; ``required`` is always written."""
+        d = _type_to_dict(self._type)
+        if self._name is not None:
+            d["name"] = self._name
+        d["required"] = self._required
+        return d
+
+    @classmethod
+    def from_json_dict(cls, **kwargs: Any) -> ColSpec:
+        """Read one ColSpec dict; a missing ``required`` means True. Raise SignatureError."""
+        name = kwargs.get("name")
+        where = f"column {name!r}" if name is not None else "column"
+        known = {"type", "name", "required", "items", "properties", "values"}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise SignatureError(f"{where}: unknown key(s) {unknown} in ColSpec JSON")
+        required = kwargs.get("required", True)
+        # MLflow passes a missing `required` of a complex type through as None; read it as True
+        return cls(_type_from_dict(kwargs, where), name, True if required is None else required)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ColSpec)
+            and self._name == other._name
+            and self._type == other._type
+            and self._required == other._required
+        )
+
+    def __repr__(self) -> str:
+        req = "required" if self._required else "optional"
+        if self._name is None:
+            return f"{self._type!r} ({req})"
+        return f"{self._name!r}: {self._type!r} ({req})"
+
+
+class TensorSpec:
+    """One tensor of a tensor-based schema: a numpy dtype, a shape (-1 = any size) and a name."""
+
+    def __init__(self, type: Any, shape: Iterable[int], name: str | None = None) -> None:
+        import numpy as np
+
+        where = f"TensorSpec {name!r}" if name is not None else "TensorSpec"
+        _check_name(name, where)
+        try:
+            dtype = type if isinstance(type, np.dtype) else np.dtype(type)
+        except TypeError as exc:
+            raise SignatureError(f"{where}: dtype {type!r} is not a numpy dtype") from exc
+        if dtype.char in ("U", "S") and not dtype.name.isalpha():
+            base = "str" if dtype.char == "U" else "bytes"
+            raise SignatureError(
+                f"{where}: size information in flexible dtypes is not supported "
+                f"(got {dtype.str}); use np.dtype({base!r})"
+            )
+        try:
+            dims = tuple(shape)
+        except TypeError as exc:
+            raise SignatureError(f"{where}: shape must be a list of ints, got {shape!r}") from exc
+        if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < -1 for d in dims):
+            raise SignatureError(f"{where}: shape must hold ints >= -1, got {list(dims)}")
+        self._dtype = dtype
+        self._shape = tuple(int(d) for d in dims)
+        self._name = name
+
+    @property
+    def type(self) -> np.dtype:
+        """The numpy dtype."""
+        return self._dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape; -1 marks a dimension of any size."""
+        return self._shape
+
+    @property
+    def name(self) -> str | None:
+        """The tensor name, or None for the single unnamed tensor."""
+        return self._name
+
+    @property
+    def required(self) -> bool:
+        """Always True: a tensor cannot be optional."""
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{["name",] "type": "tensor", "tensor-spec": {"dtype", "shape"}}``."""
+        spec = {"dtype": self._dtype.name, "shape": list(self._shape)}
+        if self._name is None:
+            return {"type": "tensor", "tensor-spec": spec}
+        return {"name": self._name, "type": "tensor", "tensor-spec": spec}
+
+    @classmethod
+    def from_json_dict(cls, **kwargs: Any) -> TensorSpec:
+        """Read one TensorSpec dict. Raise SignatureError when keys are missing."""
+        name = kwargs.get("name")
+        where = f"tensor {name!r}" if name is not None else "tensor"
+        spec = kwargs.get("tensor-spec")
+        if kwargs.get("type") != "tensor" or not isinstance(spec, dict):
+            raise SignatureError(f"{where}: expected keys 'type': 'tensor' and 'tensor-spec'")
+        if not {"dtype", "shape"} <= set(spec):
+            raise SignatureError(f"{where}: 'tensor-spec' needs keys 'dtype' and 'shape'")
+        return cls(spec["dtype"], spec["shape"], name)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, TensorSpec)
+            and self._name == other._name
+            and self._dtype == other._dtype
+            and self._shape == other._shape
+        )
+
+    def __repr__(self) -> str:
+        info = f"Tensor({self._dtype.name!r}, {self._shape!r})"
+        return info if self._name is None else f"{self._name!r}: {info}"
+
+
+class Schema:
+    """A list of ColSpecs (a table) or of TensorSpecs (arrays); never a mix.
+
+    Names are all present or all absent; several unnamed tensors, unnamed
+    optional columns, duplicated names and empty schemas are rejected with a
+    SignatureError.
+    """
+
+    def __init__(self, inputs: Iterable[ColSpec | TensorSpec]) -> None:
+        items = list(inputs)
+        if not items:
+            raise SignatureError("Schema: inputs must not be empty")
+        if not (
+            all(isinstance(x, ColSpec) for x in items)
+            or all(isinstance(x, TensorSpec) for x in items)
+        ):
+            raise SignatureError("Schema: inputs must be all ColSpec or all TensorSpec, not a mix")
+        names = [x.name for x in items]
+        if any(n is None for n in names) and any(n is not None for n in names):
+            raise SignatureError(f"Schema: names must be all present or all absent, got {names}")
+        if names[0] is not None:
+            seen = [str(n) for n in names]
+            dupes = sorted({n for n in seen if seen.count(n) > 1})
+            if dupes:
+                raise SignatureError(f"Schema: duplicated input names {dupes}")
+        elif isinstance(items[0], TensorSpec) and len(items) > 1:
+            raise SignatureError("Schema: several unnamed TensorSpecs; name each tensor")
+        elif any(not x.required for x in items):
+            raise SignatureError("Schema: unnamed inputs cannot be optional; name them")
+        self._inputs = items
+        # filled by flavorkit._enforce on first use: per-schema data derived once
+        self._enforce_plan: Any = None
+
+    @property
+    def inputs(self) -> list[ColSpec | TensorSpec]:
+        """The specs, in order."""
+        return self._inputs
+
+    def __iter__(self) -> Iterator[ColSpec | TensorSpec]:
+        return iter(self._inputs)
+
+    def __len__(self) -> int:
+        return len(self._inputs)
+
+    def is_tensor_spec(self) -> bool:
+        """Return True when this schema is made of TensorSpecs."""
+        return isinstance(self._inputs[0], TensorSpec)
+
+    def has_input_names(self) -> bool:
+        """Return True when the inputs are named."""
+        return self._inputs[0].name is not None
+
+    def input_names(self) -> list[str | int]:
+        """Return the names, or positions (0, 1, ...) of an unnamed schema."""
+        return [i if x.name is None else x.name for i, x in enumerate(self._inputs)]
+
+    def required_input_names(self) -> list[str | int]:
+        """Return the names (or positions) of the required inputs."""
+        return [i if x.name is None else x.name for i, x in enumerate(self._inputs) if x.required]
+
+    def optional_input_names(self) -> list[str | int]:
+        """Return the names of the optional inputs."""
+        return [
+            i if x.name is None else x.name for i, x in enumerate(self._inputs) if not x.required
+        ]
+
+    def input_types(self) -> list[Any]:
+        """Return each input's type (DataType/complex type, or numpy dtype for tensors)."""
+        return [x.type for x in self._inputs]
+
+    def input_types_dict(self) -> dict[str | int, Any]:
+        """Return name -> type. Raise SignatureError for an unnamed schema."""
+        if not self.has_input_names():
+            raise SignatureError("Schema: input_types_dict needs named inputs")
+        return {x.name: x.type for x in self._inputs}  # type: ignore[misc]
+
+    def input_dict(self) -> dict[str | int, ColSpec | TensorSpec]:
+        """Return name -> spec. Raise SignatureError for an unnamed schema."""
+        if not self.has_input_names():
+            raise SignatureError("Schema: input_dict needs named inputs")
+        return {x.name: x for x in self._inputs}  # type: ignore[misc]
+
+    def numpy_types(self) -> list[np.dtype]:
+        """Return the numpy dtypes. Raise SignatureError when a column has a complex type."""
+        if self.is_tensor_spec():
+            return [x.type for x in self._inputs]  # type: ignore[misc]
+        if not all(isinstance(x.type, DataType) for x in self._inputs):
+            raise SignatureError("Schema: numpy_types needs scalar DataType columns only")
+        return [x.type.to_numpy() for x in self._inputs]  # type: ignore[union-attr]
+
+    def pandas_types(self) -> list[Any]:
+        """Return the pandas dtypes of a scalar column schema. Raise SignatureError otherwise."""
+        if self.is_tensor_spec() or not all(isinstance(x.type, DataType) for x in self._inputs):
+            raise SignatureError("Schema: pandas_types needs scalar DataType columns only")
+        return [x.type.to_pandas() for x in self._inputs]  # type: ignore[union-attr]
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """Return the list of spec dicts that ``to_json`` encodes."""
+        return [x.to_dict() for x in self._inputs]
+
+    def to_json(self) -> str:
+        """Return MLflow's JSON string for this schema."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, items: Any) -> Schema:
+        """Build a schema from decoded JSON (a list of spec dicts). Raise SignatureError."""
+        if not isinstance(items, list):
+            raise SignatureError(f"Schema: expected a JSON list, got {type(items).__name__}")
+        specs: list[ColSpec | TensorSpec] = []
+        for x in items:
+            if not isinstance(x, dict):
+                raise SignatureError(f"Schema: expected JSON objects, got {type(x).__name__}")
+            if "type" not in x:
+                raise SignatureError(f"Schema: input {x.get('name')!r} has no 'type' key")
+            specs.append(
+                TensorSpec.from_json_dict(**x)
+                if x["type"] == "tensor"
+                else ColSpec.from_json_dict(**x)
+            )
+        return cls(specs)
+
+    @classmethod
+    def from_json(cls, json_str: str) -> Schema:
+        """Parse MLflow's JSON string. Raise SignatureError for invalid JSON or specs."""
+        return cls.from_dict(_loads(json_str, "Schema"))
+
+    def to_table(self) -> str:
+        """Render a plain-text table (name, type, required or shape) for ``flavorkit info``."""
+        if self.is_tensor_spec():
+            rows = [
+                (_label(i, x.name), x.type.name, str(list(x.shape)))  # type: ignore[union-attr]
+                for i, x in enumerate(self._inputs)
+            ]
+            return _render(("name", "dtype", "shape"), rows)
+        rows = [
+            (_label(i, x.name), type_label(x.type), "yes" if x.required else "no")  # type: ignore[arg-type]
+            for i, x in enumerate(self._inputs)
+        ]
+        return _render(("name", "type", "required"), rows)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schema) and self._inputs == other._inputs
+
+    def __repr__(self) -> str:
+        return repr(self._inputs)
+
+
+def _label(i: int, name: Any) -> str:
+    return f"[{i}]" if name is None else str(name)
+
+
+def _render(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _loads(text: Any, where: str) -> Any:
+    if not isinstance(text, str):
+        raise SignatureError(f"{where}: expected a JSON string, got {type(text).__name__}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SignatureError(f"{where}: invalid JSON ({exc.msg} at char {exc.pos})") from exc
+
+
+class ParamSpec:
+    """An inference parameter: name, type, default and shape (None = scalar, (-1,) = list).
+
+    The default is validated (and converted to Python builtins) when the spec
+    is built; an invalid one raises SignatureError naming the param.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        dtype: DataType | Object | str,
+        default: Any,
+        shape: tuple[int, ...] | list[int] | None = None,
+    ) -> None:
+        self._name = str(name)
+        where = f"param {self._name!r}"
+        if isinstance(dtype, str) and dtype in DataType.__members__:
+            dtype = DataType[dtype]
+        if not isinstance(dtype, (DataType, Object)):
+            raise SignatureError(
+                f"{where}: unsupported type {dtype!r}; expected one of "
+                f"{[t.name for t in DataType if t is not DataType.binary]} or an Object"
+            )
+        if dtype is DataType.binary:
+            raise SignatureError(f"{where}: type 'binary' is not supported for params")
+        if shape is not None and tuple(shape) != (-1,):
+            raise SignatureError(
+                f"{where}: shape must be None (scalar) or (-1,) (1-D list), got {shape!r}"
+            )
+        self._dtype: DataType | Object = dtype
+        self._shape = None if shape is None else (-1,)
+        from flavorkit._enforce import _validate_param
+
+        try:
+            self._default = _validate_param(default, dtype, self._shape)
+        except ValueError as exc:
+            raise SignatureError(f"{where}: invalid default: {exc}") from None
+
+    @property
+    def name(self) -> str:
+        """The param name."""
+        return self._name
+
+    @property
+    def dtype(self) -> DataType | Object:
+        """The param type."""
+        return self._dtype
+
+    @property
+    def default(self) -> Any:
+        """The default value, as Python builtins (or a datetime)."""
+        return self._default
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        """None for a scalar, ``(-1,)`` for a 1-D list."""
+        return self._shape
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{"name", "default", "shape", "type"[, "properties"]}`` as MLflow writes it."""
+        default = self._default
+        if self._dtype is DataType.datetime and default is not None:
+            default = [v.isoformat() for v in default] if self._shape else default.isoformat()
+        d: dict[str, Any] = {
+            "name": self._name,
+            "default": default,
+            "shape": None if self._shape is None else list(self._shape),
+        }
+        d.update(_type_to_dict(self._dtype))
+        return d
+
+    @classmethod
+    def from_json_dict(cls, **kwargs: Any) -> ParamSpec:
+        """Read one param dict; ``dtype`` is accepted in place of ``type``. Raise SignatureError."""
+        name = kwargs.get("name")
+        kind = kwargs.get("type", kwargs.get("dtype"))
+        if name is None or kind is None or "default" not in kwargs:
+            raise SignatureError(
+                f"param {name!r}: expected keys 'name', 'type' (or 'dtype') and 'default', "
+                f"got {sorted(kwargs)}"
+            )
+        dtype = _type_from_dict({**kwargs, "type": kind}, f"param {name!r}")
+        return cls(str(name), dtype, kwargs["default"], kwargs.get("shape"))  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ParamSpec)
+            and self._name == other._name
+            and self._dtype == other._dtype
+            and self._shape == other._shape
+            and self._default == other._default
+        )
+
+    def __repr__(self) -> str:
+        shape = f" (shape: {self._shape})" if self._shape is not None else ""
+        return f"{self._name!r}: {self._dtype!r} (default: {self._default}){shape}"
+
+
+class ParamSchema:
+    """The list of params a model's predict accepts. Duplicated names raise SignatureError."""
+
+    def __init__(self, params: Iterable[ParamSpec]) -> None:
+        items = list(params)
+        if not all(isinstance(p, ParamSpec) for p in items):
+            raise SignatureError("ParamSchema: every item must be a ParamSpec")
+        names = [p.name for p in items]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SignatureError(f"ParamSchema: duplicated params {dupes}")
+        self._params = items
+
+    @property
+    def params(self) -> list[ParamSpec]:
+        """The param specs, in order."""
+        return self._params
+
+    def __iter__(self) -> Iterator[ParamSpec]:
+        return iter(self._params)
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """Return the list of param dicts that ``to_json`` encodes."""
+        return [p.to_dict() for p in self._params]
+
+    def to_json(self) -> str:
+        """Return MLflow's JSON string for the params."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, items: Any) -> ParamSchema:
+        """Build from decoded JSON (a list of param dicts). Raise SignatureError."""
+        if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+            raise SignatureError("ParamSchema: expected a JSON list of objects")
+        return cls([ParamSpec.from_json_dict(**x) for x in items])
+
+    @classmethod
+    def from_json(cls, json_str: str) -> ParamSchema:
+        """Parse MLflow's JSON string. Raise SignatureError."""
+        return cls.from_dict(_loads(json_str, "ParamSchema"))
+
+    def to_table(self) -> str:
+        """Render a plain-text table (name, type, default, shape)."""
+        rows = [
+            (
+                p.name,
+                type_label(p.dtype),
+                repr(p.to_dict()["default"]),
+                "scalar" if p.shape is None else str(list(p.shape)),
+            )
+            for p in self._params
+        ]
+        return _render(("name", "type", "default", "shape"), rows)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ParamSchema) and self._params == other._params
+
+    def __repr__(self) -> str:
+        return repr(self._params)
+
+
+class ModelSignature:
+    """What a model takes and returns: input schema, output schema and params schema.
+
+    At least one part must be set (SignatureError otherwise).
+    """
+
+    def __init__(
+        self,
+        inputs: Schema | None = None,
+        outputs: Schema | None = None,
+        params: ParamSchema | None = None,
+    ) -> None:
+        for part, value, cls in (("inputs", inputs, Schema), ("outputs", outputs, Schema)):
+            if value is not None and not isinstance(value, cls):
+                raise SignatureError(f"ModelSignature: {part} must be a Schema or None")
+        if params is not None and not isinstance(params, ParamSchema):
+            raise SignatureError("ModelSignature: params must be a ParamSchema or None")
+        if inputs is None and outputs is None and params is None:
+            raise SignatureError(
+                "ModelSignature: at least one of inputs, outputs, params is needed"
+            )
+        self.inputs = inputs
+        self.outputs = outputs
+        self.params = params
+
+    def to_dict(self) -> dict[str, str | None]:
+        """Return the ``signature`` section of MLmodel: each part a JSON string or None."""
+        return {
+            "inputs": self.inputs.to_json() if self.inputs is not None else None,
+            "outputs": self.outputs.to_json() if self.outputs is not None else None,
+            # MLflow writes null for an empty params schema
+            "params": self.params.to_json() if self.params else None,
+        }
+
+    @classmethod
+    def from_dict(cls, signature_dict: dict[str, Any]) -> ModelSignature:
+        """Read the ``signature`` section (JSON strings, or already-decoded lists, or null)."""
+        if not isinstance(signature_dict, dict):
+            raise SignatureError("signature: expected a mapping with inputs/outputs/params")
+
+        def part(key: str, reader: Any) -> Any:
+            value = signature_dict.get(key)
+            if value is None or value == "":
+                return None
+            try:
+                return (
+                    reader.from_dict(value) if isinstance(value, list) else reader.from_json(value)
+                )
+            except SignatureError as exc:
+                raise SignatureError(f"signature.{key}: {exc}") from None
+
+        return cls(part("inputs", Schema), part("outputs", Schema), part("params", ParamSchema))
+
+    def to_table(self) -> str:
+        """Render inputs, outputs and params as titled plain-text tables."""
+        parts = []
+        for title, value in (
+            ("inputs", self.inputs),
+            ("outputs", self.outputs),
+            ("params", self.params),
+        ):
+            if value is not None:
+                parts.append(
+                    f"{title}:\n" + "\n".join("  " + ln for ln in value.to_table().splitlines())
+                )
+        return "\n".join(parts)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ModelSignature)
+            and self.inputs == other.inputs
+            and self.outputs == other.outputs
+            and self.params == other.params
+        )
+
+    def __repr__(self) -> str:
+        parts = (("inputs", self.inputs), ("outputs", self.outputs), ("params", self.params))
+        return "".join(f"{name}:\n  {value!r}\n" for name, value in parts)

@@ -1,0 +1,571 @@
+"""Schema enforcement (FORMAT.md §5) and each deliberate difference from MLflow."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from flavorkit import AnyType, Array, ColSpec, Map, Object, Property, Schema, TensorSpec
+from flavorkit._enforce import enforce_schema
+from flavorkit.exceptions import SchemaEnforcementError
+from flavorkit.testing.strategies import data_for_schema, mutations, schemas
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+PROPERTY_SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def _rejects(data: Any, schema: Schema, match: str) -> SchemaEnforcementError:
+    with pytest.raises(SchemaEnforcementError, match=match) as info:
+        enforce_schema(data, schema)
+    return info.value
+
+
+def _one(type_: Any, name: Any = "x", required: bool = True) -> Schema:
+    return Schema([ColSpec(type_, name, required)])
+
+
+# ---------------------------------------------------------------- fast path and coercion
+
+
+def test_enforce_returns_the_same_frame_when_nothing_changes() -> None:
+    schema = Schema([ColSpec("double", f"c{i}") for i in range(10)])
+    df = pd.DataFrame({f"c{i}": [float(i)] for i in range(10)})
+    assert enforce_schema(df, schema) is df
+
+
+def test_enforce_passes_pandas_string_columns_untouched() -> None:
+    df = pd.DataFrame({"s": ["a", "b"], "n": [1, 2]})
+    assert enforce_schema(df, Schema([ColSpec("string", "s"), ColSpec("long", "n")])) is df
+
+
+def test_enforce_without_schema_returns_input() -> None:
+    data = object()
+    assert enforce_schema(data, None) is data
+
+
+def test_enforce_turns_series_and_scalar_into_frames() -> None:
+    schema = Schema([ColSpec("double")])
+    out = enforce_schema(pd.Series([1.5, 2.5]), schema)
+    assert isinstance(out, pd.DataFrame)
+    assert out.shape == (2, 1)
+    assert enforce_schema(2.5, schema).shape == (1, 1)
+
+
+def test_enforce_dict_of_scalars_is_one_row() -> None:
+    out = enforce_schema(
+        {"a": 1.5, "b": "x"}, Schema([ColSpec("double", "a"), ColSpec("string", "b")])
+    )
+    assert out.to_dict("records") == [{"a": 1.5, "b": "x"}]
+
+
+def test_enforce_dict_of_lists_is_columns() -> None:
+    out = enforce_schema({"a": [1.5, 2.5]}, _one("double", "a"))
+    assert out["a"].tolist() == [1.5, 2.5]
+
+
+def test_enforce_dict_of_lists_of_strings_is_columns_for_scalar_schema() -> None:
+    # MLflow makes one row holding the list, which then reaches a `string` column
+    out = enforce_schema({"q": ["a", "b"]}, _one("string", "q"))
+    assert out["q"].tolist() == ["a", "b"]
+
+
+def test_enforce_dict_is_one_row_for_array_columns() -> None:
+    out = enforce_schema({"ids": [1, 2, 3]}, _one(Array("long"), "ids"))
+    assert out["ids"].tolist() == [[1, 2, 3]]
+
+
+def test_enforce_dict_is_one_row_for_map_columns() -> None:
+    # MLflow makes one row only for Array/Object; a Map value became an index there
+    out = enforce_schema({"m": {"k": 1.5}}, _one(Map("double"), "m"))
+    assert out["m"].tolist() == [{"k": 1.5}]
+
+
+def test_enforce_list_of_records_is_rows() -> None:
+    out = enforce_schema([{"a": 1}, {"a": 2}], _one("long", "a"))
+    assert out["a"].tolist() == [1, 2]
+
+
+def test_enforce_list_is_cells_for_a_single_array_column() -> None:
+    out = enforce_schema([[1, 2], [3]], Schema([ColSpec(Array("long"))]))
+    assert out.iloc[:, 0].tolist() == [[1, 2], [3]]
+
+
+def test_enforce_2d_array_for_unnamed_columns() -> None:
+    out = enforce_schema(np.zeros((2, 2)), Schema([ColSpec("double"), ColSpec("double")]))
+    assert out.shape == (2, 2)
+
+
+def test_enforce_rejects_unsupported_input_type() -> None:
+    err = _rejects({1, 2}, _one("long"), "takes a DataFrame, Series, dict, list")
+    assert err.actual == "set"
+
+
+def test_enforce_rejects_3d_array_for_columns() -> None:
+    _rejects(np.zeros((2, 2, 2)), Schema([ColSpec("double")]), "1-D or 2-D")
+
+
+# ---------------------------------------------------------------- column matching
+
+
+def test_enforce_missing_required_column_names_it_and_extras() -> None:
+    schema = Schema([ColSpec("double", "a"), ColSpec("double", "b")])
+    err = _rejects(pd.DataFrame({"a": [1.0], "z": [1.0]}), schema, r"missing inputs \['b'\]")
+    assert "extra" not in err.field
+    assert err.field == "b"
+    assert err.expected == ["a", "b"]
+    assert err.actual == ["a", "z"]
+    assert "['z']" in str(err)
+
+
+def test_enforce_drops_extra_columns_with_warning_and_reorders() -> None:
+    schema = Schema([ColSpec("double", "a"), ColSpec("long", "b")])
+    df = pd.DataFrame({"extra": ["x"], "b": [1], "a": [1.0]})
+    with pytest.warns(UserWarning, match=r"dropping input column\(s\).*\['extra'\]"):
+        out = enforce_schema(df, schema)
+    assert list(out.columns) == ["a", "b"]
+    assert "extra" in df.columns  # the caller's frame is left alone
+
+
+def test_enforce_skips_missing_optional_column() -> None:
+    schema = Schema([ColSpec("double", "a"), ColSpec("double", "b", required=False)])
+    out = enforce_schema(pd.DataFrame({"a": [1.0]}), schema)
+    assert list(out.columns) == ["a"]
+
+
+def test_enforce_checks_present_optional_column() -> None:
+    schema = Schema([ColSpec("double", "a"), ColSpec("long", "b", required=False)])
+    err = _rejects(pd.DataFrame({"a": [1.0], "b": ["x"]}), schema, "column 'b'")
+    assert err.field == "b"
+
+
+def test_enforce_rejects_duplicated_input_columns() -> None:
+    df = pd.DataFrame([[1.0, 2.0]], columns=["a", "a"])
+    _rejects(df, _one("double", "a"), "two columns named 'a'")
+
+
+def test_enforce_matches_a_column_named_0_by_name() -> None:
+    # MLflow resolves names with `name or index`, so 0 was taken by position (#26069)
+    schema = Schema([ColSpec("string", "s"), ColSpec("double", 0)])
+    df = pd.DataFrame({0: [1.5], "s": ["x"]})
+    out = enforce_schema(df, schema)
+    assert list(out.columns) == ["s", 0]
+    assert out[0].tolist() == [1.5]
+
+
+def test_enforce_matches_string_labels_to_int_names() -> None:
+    out = enforce_schema(pd.DataFrame({"0": [1.5]}), _one("double", 0))
+    assert out.iloc[0, 0] == 1.5
+
+
+def test_enforce_unnamed_schema_checks_column_count() -> None:
+    schema = Schema([ColSpec("double"), ColSpec("double")])
+    err = _rejects(
+        pd.DataFrame({"a": [1.0]}), schema, "declares 2 unnamed columns, the input has 1"
+    )
+    assert err.field == "[1]"
+
+
+def test_enforce_unnamed_schema_warns_about_extra_trailing_columns() -> None:
+    # MLflow drops them silently
+    schema = Schema([ColSpec("double")])
+    with pytest.warns(UserWarning, match="1 more column"):
+        out = enforce_schema(pd.DataFrame({"a": [1.0], "b": ["x"]}), schema)
+    assert list(out.columns) == ["a"]
+
+
+# ---------------------------------------------------------------- scalar rules shared with MLflow
+
+
+@pytest.mark.parametrize(
+    ("values", "declared", "result_dtype"),
+    [
+        (np.array([1], dtype="int8"), "integer", "int32"),
+        (np.array([1], dtype="uint16"), "integer", "int32"),
+        (np.array([1], dtype="int32"), "long", "int64"),
+        (np.array([1], dtype="uint32"), "long", "int64"),
+        (np.array([1.5], dtype="float16"), "float", "float32"),
+        (np.array([1.5], dtype="float32"), "double", "float64"),
+        (np.array([1], dtype="int32"), "double", "float64"),
+        (np.array([0, 1], dtype="int64"), "float", "float32"),
+    ],
+)
+def test_enforce_widens_safely(values: np.ndarray, declared: str, result_dtype: str) -> None:
+    out = enforce_schema(pd.DataFrame({"x": values}), _one(declared))
+    assert out["x"].dtype == np.dtype(result_dtype)
+    assert out["x"].tolist() == values.tolist()
+
+
+@pytest.mark.parametrize(
+    ("column", "declared", "actual"),
+    [
+        (pd.Series([1, 2]), "string", "int64"),
+        (pd.Series([True]), "long", "bool"),
+        (pd.Series([1]), "boolean", "int64"),
+        (pd.Series(["1.5"]), "double", "str"),
+        (pd.Series([1.5]), "binary", "float64"),
+    ],
+)
+def test_enforce_rejects_kind_changes(column: pd.Series, declared: str, actual: str) -> None:
+    err = _rejects(pd.DataFrame({"x": column}), _one(declared), f"column 'x': expected {declared}")
+    assert (err.field, err.expected, err.actual) == ("x", declared, actual)
+    assert "cast with df['x'].astype(" in str(err)
+
+
+def test_enforce_float_with_missing_values_for_long_hints_at_nulls() -> None:
+    err = _rejects(pd.DataFrame({"x": [1.0, np.nan]}), _one("long"), "missing values")
+    assert err.actual == "float64"
+    assert "declare the column 'double'" in str(err)
+    assert "astype('Int64')" in str(err)
+
+
+def test_enforce_passes_object_strings_bytes_and_bools() -> None:
+    df = pd.DataFrame(
+        {
+            "s": pd.Series(["a", None], dtype=object),
+            "b": [b"x", b"y"],
+            "f": pd.Series([True, None], dtype=object),
+        }
+    )
+    schema = Schema(
+        [ColSpec("string", "s", False), ColSpec("binary", "b"), ColSpec("boolean", "f", False)]
+    )
+    out = enforce_schema(df, schema)
+    assert out is df
+
+
+def test_enforce_converts_object_dates_and_decimals() -> None:
+    df = pd.DataFrame(
+        {
+            "d": pd.Series([datetime.date(2020, 1, 2)], dtype=object),
+            "m": pd.Series([decimal.Decimal("1.5")], dtype=object),
+        }
+    )
+    out = enforce_schema(df, Schema([ColSpec("datetime", "d"), ColSpec("double", "m")]))
+    assert out["d"].dtype == np.dtype("datetime64[ns]")
+    assert out["m"].tolist() == [1.5]
+
+
+def test_enforce_rejects_string_dtype_for_datetime() -> None:
+    err = _rejects(pd.DataFrame({"d": ["2020-01-01"]}), _one("datetime", "d"), "pd.to_datetime")
+    assert err.field == "d"
+
+
+def test_enforce_rejects_timezone_aware_datetime() -> None:
+    df = pd.DataFrame({"d": pd.to_datetime(["2020-01-01"]).tz_localize("UTC")})
+    _rejects(df, _one("datetime", "d"), r"time-zone aware.*tz_convert\(None\)")
+
+
+# ---------------------------------------------------------------- deliberate differences: accepted
+
+
+def test_enforce_accepts_int64_as_double_when_exact() -> None:
+    out = enforce_schema(pd.DataFrame({"x": [1, 2**53]}), _one("double"))
+    assert out["x"].dtype == np.dtype("float64")
+    assert out["x"].tolist() == [1.0, float(2**53)]
+    err = _rejects(pd.DataFrame({"x": [2**53 + 1]}), _one("double"), "cannot hold exactly")
+    assert (err.expected, err.actual) == ("double", "int64")
+
+
+def test_enforce_accepts_int64_as_integer_when_values_fit() -> None:
+    out = enforce_schema(pd.DataFrame({"x": [1, -(2**31)]}), _one("integer"))
+    assert out["x"].dtype == np.dtype("int32")
+    _rejects(pd.DataFrame({"x": [2**31]}), _one("integer"), "cannot hold exactly")
+
+
+def test_enforce_accepts_float64_as_float_when_round_trip_is_exact() -> None:
+    out = enforce_schema(pd.DataFrame({"x": [0.5, 1.25, np.nan]}), _one("float"))
+    assert out["x"].dtype == np.dtype("float32")
+    err = _rejects(pd.DataFrame({"x": [0.1]}), _one("float"), "float32 cannot hold exactly")
+    assert "if losing precision is acceptable" in str(err)
+
+
+def test_enforce_accepts_integral_floats_for_integer_columns() -> None:
+    out = enforce_schema(pd.DataFrame({"x": [2.0, -3.0]}), _one("long"))
+    assert out["x"].dtype == np.dtype("int64")
+    assert out["x"].tolist() == [2, -3]
+    err = _rejects(pd.DataFrame({"x": [2.7]}), _one("integer"), "not whole numbers")
+    assert (err.field, err.expected, err.actual) == ("x", "integer", "float64")
+
+
+@pytest.mark.parametrize(
+    ("values", "declared"),
+    [
+        (np.array([7], dtype="int32"), "float"),
+        (np.array([7], dtype="int16"), "float"),
+        (np.array([7], dtype="uint32"), "integer"),
+        (np.array([7], dtype="uint64"), "long"),
+    ],
+)
+def test_enforce_accepts_other_exact_numeric_conversions(values: np.ndarray, declared: str) -> None:
+    out = enforce_schema(pd.DataFrame({"x": values}), _one(declared))
+    assert out["x"].tolist() == [7]
+
+
+def test_enforce_keeps_datetime_units() -> None:
+    # MLflow converts to [ns], which overflows past 2262
+    df = pd.DataFrame({"d": np.array(["2500-01-01"], dtype="datetime64[us]")})
+    out = enforce_schema(df, _one("datetime", "d"))
+    assert out["d"].dtype == np.dtype("datetime64[us]")
+
+
+def test_enforce_accepts_nullable_extension_columns() -> None:
+    df = pd.DataFrame(
+        {
+            "i": pd.array([1, None], dtype="Int64"),
+            "i32": pd.array([1, None], dtype="Int32"),
+            "b": pd.array([True, None], dtype="boolean"),
+            "f": pd.array([1, None], dtype="Int64"),
+            "full": pd.array([1, 2], dtype="Int64"),
+        }
+    )
+    schema = Schema(
+        [
+            ColSpec("long", "i", False),
+            ColSpec("long", "i32", False),
+            ColSpec("boolean", "b", False),
+            ColSpec("double", "f", False),
+            ColSpec("long", "full"),
+        ]
+    )
+    out = enforce_schema(df, schema)
+    assert str(out["i"].dtype) == "Int64"
+    assert str(out["i32"].dtype) == "Int64"
+    assert str(out["b"].dtype) == "boolean"
+    assert out["f"].dtype == np.dtype("float64")
+    assert np.isnan(out["f"].iloc[1])
+    assert out["full"].dtype == np.dtype("int64")
+
+
+def test_enforce_object_ints_with_none_become_nullable_integers() -> None:
+    out = enforce_schema(pd.DataFrame({"x": pd.Series([1, None], dtype=object)}), _one("long"))
+    assert str(out["x"].dtype) == "Int64"
+    assert out["x"].iloc[0] == 1
+
+
+def test_enforce_accepts_categorical_strings_for_string() -> None:
+    df = pd.DataFrame({"c": pd.Categorical(["a", "b"])})
+    assert enforce_schema(df, _one("string", "c")) is df
+
+
+def test_enforce_checks_complex_item_values_by_value() -> None:
+    # MLflow checks each item through a pandas Series, so int64 items fail `integer`/`double`
+    schema = Schema(
+        [
+            ColSpec(Array("integer"), "i"),
+            ColSpec(Array("double"), "d"),
+            ColSpec(Array("float"), "f"),
+        ]
+    )
+    data = pd.DataFrame({"i": [[1, 2]], "d": [[1, 2.5]], "f": [[1.5]]})
+    assert enforce_schema(data, schema) is data
+    _rejects(pd.DataFrame({"i": [[2**40]], "d": [[1.0]], "f": [[1.5]]}), schema, r"row 0\[0\]")
+    _rejects(pd.DataFrame({"i": [[1]], "d": [[1.0]], "f": [[0.1]]}), schema, "expected float")
+
+
+# ---------------------------------------------------------------- deliberate differences: rejected
+
+
+def test_enforce_rejects_non_strings_in_object_string_column() -> None:
+    df = pd.DataFrame({"s": pd.Series(["a", 3], dtype=object)})
+    err = _rejects(df, _one("string", "s"), r"object column holding int \(row 1\)")
+    assert err.field == "s"
+    assert "astype('str')" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("declared", "values"),
+    [("binary", ["x"]), ("boolean", [1]), ("datetime", [1.5])],
+)
+def test_enforce_rejects_wrong_values_in_object_columns(declared: str, values: list) -> None:
+    df = pd.DataFrame({"x": pd.Series(values, dtype=object)})
+    err = _rejects(df, _one(declared), "object column holding")
+    assert err.expected == declared
+
+
+# ---------------------------------------------------------------- complex types
+
+
+def test_enforce_array_rejects_non_lists_and_wrong_items() -> None:
+    schema = _one(Array("string"), "a")
+    err = _rejects(pd.DataFrame({"a": ["x"]}), schema, "row 0: expected array<string>, got str")
+    assert (err.field, err.expected, err.actual) == ("a", "array<string>", "str")
+    _rejects(pd.DataFrame({"a": [[1, 2]]}), schema, r"row 0\[0\]: expected string, got int")
+
+
+def test_enforce_none_cells_need_optional_columns() -> None:
+    df = pd.DataFrame({"a": [[1], None]})
+    _rejects(df, _one(Array("long"), "a"), "row 1: expected array<long>, got NoneType")
+    assert enforce_schema(df, _one(Array("long"), "a", required=False)) is df
+
+
+def test_enforce_object_checks_properties() -> None:
+    obj = Object([Property("k", "string"), Property("n", "long", required=False)])
+    schema = _one(obj, "o")
+    ok = pd.DataFrame({"o": [{"k": "x"}, {"k": "y", "n": 3}]})
+    assert enforce_schema(ok, schema) is ok
+    err = _rejects(pd.DataFrame({"o": [{"n": 3}]}), schema, r"missing required properties \['k'\]")
+    assert err.field == "o"
+    _rejects(pd.DataFrame({"o": [{"k": "x", "z": 1}]}), schema, r"not in the signature \['z'\]")
+    _rejects(pd.DataFrame({"o": [{"k": 1}]}), schema, r"row 0\['k'\]: expected string")
+
+
+def test_enforce_map_needs_string_keys() -> None:
+    schema = _one(Map("double"), "m")
+    _rejects(pd.DataFrame({"m": [{1: 1.5}]}), schema, "expected map<string, double>, got dict")
+    _rejects(pd.DataFrame({"m": [{"k": "v"}]}), schema, r"\['k'\]: expected double")
+
+
+def test_enforce_any_accepts_everything() -> None:
+    df = pd.DataFrame({"x": pd.Series([1, "a", None, [1]], dtype=object)})
+    assert enforce_schema(df, _one(AnyType(), "x", required=False)) is df
+
+
+def test_enforce_returns_complex_values_unconverted() -> None:
+    cell = [1, 2]
+    out = enforce_schema({"a": cell}, _one(Array("double"), "a"))
+    assert out["a"].iloc[0] is cell
+
+
+# ---------------------------------------------------------------- tensors
+
+
+def test_enforce_tensor_passes_matching_array_untouched() -> None:
+    x = np.zeros((5, 3), dtype="float32")
+    assert enforce_schema(x, Schema([TensorSpec("float32", (-1, 3))])) is x
+
+
+@pytest.mark.parametrize(
+    ("array", "match", "expected", "actual"),
+    [
+        (np.zeros(3, "float32"), r"wrong rank, reshape with x\.reshape\(-1, 3\)", (-1, 3), (3,)),
+        (np.zeros((2, 4), "float32"), "dimension 1 must be 3", (-1, 3), (2, 4)),
+        (
+            np.zeros((2, 3)),
+            r"expected dtype float32, got float64; cast with x\.astype",
+            "float32",
+            "float64",
+        ),
+    ],
+)
+def test_enforce_tensor_errors(array: np.ndarray, match: str, expected: Any, actual: Any) -> None:
+    err = _rejects(array, Schema([TensorSpec("float32", (-1, 3))]), match)
+    assert (err.field, err.expected, err.actual) == ("[0]", expected, actual)
+
+
+def test_enforce_tensor_rejects_lists() -> None:
+    err = _rejects([[1.0, 2.0, 3.0]], Schema([TensorSpec("float32", (-1, 3))]), "np.asarray")
+    assert err.actual == "list"
+
+
+def test_enforce_named_tensors_check_names_and_values() -> None:
+    schema = Schema([TensorSpec("int64", (-1,), "a"), TensorSpec("float64", (-1, 2), "b")])
+    good = {"b": np.zeros((1, 2)), "a": np.zeros(1, "int64")}
+    out = enforce_schema(good, schema)
+    assert list(out) == ["a", "b"]
+    assert out["a"] is good["a"]
+    err = _rejects({"a": np.zeros(1, "int64")}, schema, r"missing inputs \['b'\]")
+    assert err.field == "b"
+    err = _rejects({"a": [1], "b": np.zeros((1, 2))}, schema, "tensor 'a': expected an ndarray")
+    assert err.actual == "list"
+    with pytest.warns(UserWarning, match=r"\['c'\]"):
+        enforce_schema({**good, "c": np.zeros(1)}, schema)
+
+
+def test_enforce_single_named_tensor_accepts_bare_array() -> None:
+    x = np.zeros(2, "int64")
+    assert enforce_schema(x, Schema([TensorSpec("int64", (-1,), "a")]))["a"] is x
+
+
+def test_enforce_frame_to_tensor() -> None:
+    scalar = Schema([TensorSpec("int64", (-1,))])
+    assert enforce_schema(pd.DataFrame({"x": [1, 2]}), scalar).tolist() == [1, 2]
+    listy = Schema([TensorSpec("float32", (-1, 2))])
+    out = enforce_schema(pd.DataFrame({"x": [[1.0, 2.0], [3.0, 4.0]]}), listy)
+    assert out.dtype == np.dtype("float32")
+    assert out.shape == (2, 2)
+    wide = enforce_schema(
+        pd.DataFrame({"a": [1.5], "b": [2.5]}), Schema([TensorSpec("float64", (-1, 2))])
+    )
+    assert wide.shape == (1, 2)
+    _rejects(
+        pd.DataFrame({"a": [1.5], "b": [2.5]}),
+        Schema([TensorSpec("float64", (-1, 3))]),
+        "needs shape",
+    )
+    _rejects(pd.DataFrame({"x": [1, 2]}), Schema([TensorSpec("int64", (-1, 2))]), "needs shape")
+
+
+def test_enforce_frame_to_tensor_refuses_lossy_casts() -> None:
+    # MLflow casts DataFrame columns with astype, so 2.7 became 2
+    schema = Schema([TensorSpec("int64", (-1,))])
+    err = _rejects(pd.DataFrame({"x": [2.7]}), schema, "int64 cannot hold exactly")
+    assert (err.field, err.expected, err.actual) == ("[0]", "int64", "float64")
+    assert enforce_schema(pd.DataFrame({"x": [2.0]}), schema).tolist() == [2]
+
+
+def test_enforce_object_tensor_and_ragged_arrays_pass() -> None:
+    anything = np.array([1, "a"], dtype=object)
+    assert enforce_schema(anything, Schema([TensorSpec("object", (-1,))])) is anything
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = np.zeros(2), np.zeros(3)
+    assert enforce_schema(ragged, Schema([TensorSpec("float64", (-1, -1))])) is ragged
+
+
+# ---------------------------------------------------------------- no payload in errors
+
+
+def test_enforce_errors_never_echo_the_payload() -> None:
+    secret = "4111-1111-1111-1111"
+    df = pd.DataFrame({"card": pd.Series([secret, 5], dtype=object), "n": [secret, secret]})
+    schema = Schema([ColSpec("string", "card"), ColSpec("long", "n")])
+    err = _rejects(df, schema, "column 'card'")
+    assert secret not in str(err)
+    err = _rejects(pd.DataFrame({"n": [secret]}), _one("long", "n"), "column 'n'")
+    assert secret not in str(err)
+
+
+# ---------------------------------------------------------------- properties
+
+
+def _plain(values: pd.Series) -> list[Any]:
+    return [None if (not isinstance(v, list | dict) and pd.isna(v)) else v for v in values]
+
+
+@PROPERTY_SETTINGS
+@given(st.data())
+def test_enforce_conforming_data_passes_with_dtypes_kept_or_widened(data: st.DataObject) -> None:
+    schema = data.draw(schemas())
+    example = data.draw(data_for_schema(schema))
+    out = enforce_schema(example, schema)
+    if schema.is_tensor_spec():
+        if isinstance(example, dict):
+            assert all(out[k] is example[k] for k in out)
+        else:
+            assert out is example
+        return
+    assert out.index.equals(example.index)
+    for label in out.columns:
+        before, after = example[label], out[label]
+        if before.dtype == after.dtype:
+            assert after.equals(before)
+        else:
+            # a widening (e.g. nullable Int64 without NA -> int64): every value kept
+            assert _plain(after) == _plain(before)
+
+
+@PROPERTY_SETTINGS
+@given(st.data())
+def test_enforce_mutated_input_is_rejected_naming_the_field(data: st.DataObject) -> None:
+    schema = data.draw(schemas())
+    example = data.draw(data_for_schema(schema))
+    mutation = data.draw(mutations(schema, example))
+    with pytest.raises(SchemaEnforcementError) as info:
+        enforce_schema(mutation.data, schema)
+    assert mutation.field in info.value.field.split(", "), mutation.description
