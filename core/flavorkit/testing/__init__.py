@@ -1,0 +1,85 @@
+"""The flavor conformance kit: the contract every flavor plugin keeps, as executable checks.
+
+One line in a plugin's tests runs it::
+
+    from flavorkit.testing import FlavorCase, parametrize_flavor_checks
+
+    CASES = [FlavorCase("logreg", "sklearn", make_model, example, "flavorkit_sklearn.hooks",
+                        framework_module="sklearn")]
+
+    @parametrize_flavor_checks(CASES)
+    def test_conformance(case, check):
+        check(case)
+
+``check_flavor(case)`` runs the same checks without pytest and returns one
+:class:`CheckResult` per check; ``iter_flavor_checks(case)`` is the
+generator underneath. Each ``check_<property>`` is public and states its
+property in its docstring. ``flavorkit.testing.strategies`` holds the
+hypothesis strategies built from signatures (conforming data, params, and
+mutations enforcement must reject).
+
+Install the ``testing`` extra (``pip install flavorkit[testing]``) for
+pytest and hypothesis; importing this package alone imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_CASE = "flavorkit.testing._case"
+_CHECKS = "flavorkit.testing._checks"
+_PACKAGING = "flavorkit.testing._checks_packaging"
+_RUNNER = "flavorkit.testing._runner"
+_SUPPORT = "flavorkit.testing._support"
+
+# public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    "CHECK_NAMES": _RUNNER,
+    "CheckResult": _RUNNER,
+    "FlavorCase": _CASE,
+    "FlavorCheckError": _SUPPORT,
+    "SkipCheck": _SUPPORT,
+    "Tags": _CASE,
+    "check_concatenation": _CHECKS,
+    "check_default_format_is_safe": _PACKAGING,
+    "check_environment_pins_framework": _PACKAGING,
+    "check_flavor": _RUNNER,
+    "check_import_is_light": _PACKAGING,
+    "check_infer_then_enforce": _CHECKS,
+    "check_input_forms_agree": _CHECKS,
+    "check_load_in_fresh_process": _CHECKS,
+    "check_manifest_cannot_widen_trust": _PACKAGING,
+    "check_mutations_rejected": _CHECKS,
+    "check_params_validated_and_defaulted": _CHECKS,
+    "check_plugin_listed": _PACKAGING,
+    "check_predict_deterministic": _CHECKS,
+    "check_row_count_and_order": _CHECKS,
+    "check_save_load_round_trip": _CHECKS,
+    "check_save_refuses_non_empty_path": _PACKAGING,
+    "check_save_writes_only_inside_folder": _PACKAGING,
+    "check_single_row": _CHECKS,
+    "iter_flavor_checks": _RUNNER,
+    "parametrize_flavor_checks": _RUNNER,
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "strategies":
+        return importlib.import_module("flavorkit.testing.strategies")
+    try:
+        module_name = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'flavorkit.testing' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module_name), name)
+    if isinstance(value, type) and value.__module__.startswith("flavorkit.testing._"):
+        # reprs and tracebacks name the import path users write
+        value.__module__ = "flavorkit.testing"
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

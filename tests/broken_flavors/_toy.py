@@ -1,0 +1,97 @@
+"""The toy model every zoo plugin saves, and the hook bodies of a plugin that keeps every rule.
+
+``ToyLinear`` predicts ``(X @ weights + bias) * scale`` in the weights'
+dtype. The ``npy`` format (default) writes the weights with
+``numpy.save(allow_pickle=False)``; the ``pickle`` format pickles the whole
+object and loads only with the unsafe opt-in. numpy is imported inside the
+functions.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+from flavorkit.exceptions import UnsafeFormatError
+
+WEIGHTS = "weights.npy"
+PICKLE = "model.pkl"
+FORMATS = ("npy", "pickle")
+
+
+class ToyLinear:
+    """A linear model: ``weights`` (a 1-D float array) and ``bias``."""
+
+    def __init__(self, weights: Any, bias: float = 0.0) -> None:
+        self.weights = weights
+        self.bias = float(bias)
+
+    def predict(self, data: Any, scale: float = 1.0) -> Any:
+        """One value per row, in the weights' dtype."""
+        import numpy as np
+
+        kind = self.weights.dtype.type
+        x = np.asarray(data, dtype=self.weights.dtype)
+        return ((x @ self.weights + kind(self.bias)) * kind(scale)).astype(self.weights.dtype)
+
+
+def make_model(features: int = 3, dtype: str = "float32") -> ToyLinear:
+    """A ToyLinear with fixed, distinct weights."""
+    import numpy as np
+
+    return ToyLinear(np.linspace(0.5, 2.0, features).astype(dtype), bias=0.25)
+
+
+def is_mine(model: Any) -> bool:
+    """Whether ``model`` is a toy model (the persist hook's claim)."""
+    return isinstance(model, ToyLinear)
+
+
+def persist(
+    flavor: str, model: Any, path: Path, options: dict[str, Any], default_format: str = "npy"
+) -> dict[str, Any]:
+    """Write ``model`` under ``path`` in the chosen format; the persist hook's result."""
+    import numpy as np
+    from flavorkit import ParamSpec
+
+    fmt = options.pop("serialization_format", default_format)
+    if fmt not in FORMATS:
+        raise ValueError(f"serialization_format must be one of {FORMATS}, got {fmt!r}")
+    if fmt == "npy":
+        np.save(path / WEIGHTS, model.weights, allow_pickle=False)
+        conf = {"serialization_format": fmt, "weights": WEIGHTS, "bias": model.bias}
+    else:
+        with open(path / PICKLE, "wb") as fh:
+            pickle.dump(model, fh)
+        conf = {"serialization_format": fmt, "pickled_model": PICKLE}
+    return {
+        "flavor": flavor,
+        "conf": conf,
+        "pyfunc": {"loader_module": "flavorkit.mlflow_loader"},
+        "params": [ParamSpec("scale", "double", 1.0)],
+    }
+
+
+def load(path: Path, conf: dict[str, Any], options: dict[str, Any]) -> ToyLinear:
+    """Read the model back; a pickle only with ``options["allow_unsafe"]``."""
+    import numpy as np
+
+    if conf["serialization_format"] == "npy":
+        return ToyLinear(np.load(path / conf["weights"], allow_pickle=False), conf["bias"])
+    if not options.get("allow_unsafe"):
+        raise UnsafeFormatError("pickle", path / conf["pickled_model"])
+    with open(path / conf["pickled_model"], "rb") as fh:
+        return pickle.load(fh)
+
+
+def predict(model: ToyLinear, data: Any, params: dict[str, Any]) -> Any:
+    """Predictions with the ``scale`` param applied."""
+    return model.predict(data, scale=params.get("scale", 1.0))
+
+
+def environment() -> list[str]:
+    """numpy, pinned."""
+    from flavorkit.environment import pins_for_modules
+
+    return pins_for_modules(["numpy"])

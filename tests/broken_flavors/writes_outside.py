@@ -1,0 +1,40 @@
+"""Breaks: saving also writes a cache file next to the model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import flavorkit
+
+from broken_flavors import _toy
+
+FLAVOR = "toy_writes_outside"
+
+
+@flavorkit.hookimpl
+def flavorkit_flavors() -> list[str]:
+    return [FLAVOR]
+
+
+@flavorkit.hookimpl
+def flavorkit_persist(model: Any, path: Path, flavor: str | None, options: dict[str, Any]) -> Any:
+    if flavor not in (None, FLAVOR) or not _toy.is_mine(model):
+        return None
+    (Path(path).parent / "toy-cache.txt").write_text("weights cached here", encoding="utf-8")
+    return _toy.persist(FLAVOR, model, path, options)
+
+
+@flavorkit.hookimpl
+def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[str, Any]) -> Any:
+    return _toy.load(path, conf, options) if flavor == FLAVOR else None
+
+
+@flavorkit.hookimpl
+def flavorkit_predict(flavor: str, model: Any, data: Any, params: dict[str, Any]) -> Any:
+    return _toy.predict(model, data, params) if flavor == FLAVOR else None
+
+
+@flavorkit.hookimpl
+def flavorkit_detect_environment(flavor: str) -> list[str] | None:
+    return _toy.environment() if flavor == FLAVOR else None

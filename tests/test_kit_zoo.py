@@ -1,0 +1,74 @@
+"""The conformance kit against the zoo of broken flavors (tests/broken_flavors).
+
+Each broken flavor must be caught by the check aimed at the rule it breaks,
+with a message naming what was seen; the flavor that keeps every rule must
+pass every check, so a failure is the flavor's and not the kit's.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import flavorkit.testing as kit
+import numpy as np
+import pytest
+from broken_flavors import AIMED_CHECKS, case
+from flavorkit._plugins import Registry
+from flavorkit.testing import FlavorCheckError, check_flavor
+
+ZOO = Path(__file__).parent / "broken_flavors"
+
+# what each broken flavor's failure message must say
+SEEN: dict[str, str] = {
+    "drops_row": r"example's 6 rows returned 5 rows",
+    "reorders_rows": r"does not give the example's predictions for those rows in that order",
+    "ignores_params": r"with params \{'scale': 3\.0\} equal those with the defaults",
+    "dtype_after_reload": r"has dtype float64, expected float32",
+    "pickle_by_default": r"load_model without the unsafe opt-in was refused "
+    r"\(serialization_format: pickle\)",
+    "imports_framework": r"imported \['numpy'\]; import the framework inside the hook functions",
+    "nondeterministic": r"two predictions on the same input differ",
+    "writes_outside": r"left files outside it: models/toy-cache\.txt",
+    "trusts_manifest": r"loaded the folder .* without the opt-in once MLmodel claimed trust",
+    "unpinned_framework": r"should pin numpy==[0-9.]+; it has numpy ",
+    "misspelt_hook": r"lists 'toy_misspelt_hook' with status error\n.*flavorkit_presist",
+}
+
+
+def register(registry: Registry, module: str) -> None:
+    registry.register(importlib.import_module(f"broken_flavors.{module}"), name=f"zoo-{module}")
+
+
+def test_zoo_every_broken_flavor_has_an_aimed_check() -> None:
+    modules = {p.stem for p in ZOO.glob("*.py")} - {"__init__", "_toy", "good"}
+    assert set(AIMED_CHECKS) == modules == set(SEEN)
+    assert set(AIMED_CHECKS.values()) <= set(kit.CHECK_NAMES)
+
+
+def test_zoo_good_flavor_passes_every_check(flavorkit_registry: Registry) -> None:
+    register(flavorkit_registry, "good")
+    results = check_flavor(case("good"))
+    assert [(r.check, r.status, r.message) for r in results if r.status != "passed"] == []
+    assert [r.check for r in results] == list(kit.CHECK_NAMES)
+
+
+def test_zoo_good_flavor_with_tensor_input_passes_every_check(flavorkit_registry: Registry) -> None:
+    register(flavorkit_registry, "good")
+    example = np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32)
+    results = check_flavor(case("good", name="good-tensor", example=example))
+    assert [(r.check, r.status, r.message) for r in results if r.status != "passed"] == []
+
+
+@pytest.mark.parametrize("module", sorted(AIMED_CHECKS))
+def test_zoo_broken_flavor_fails_its_aimed_check(flavorkit_registry: Registry, module: str) -> None:
+    register(flavorkit_registry, module)
+    check = getattr(kit, AIMED_CHECKS[module])
+    with pytest.raises(FlavorCheckError, match=SEEN[module]) as caught:
+        check(case(module))
+    assert caught.value.check == AIMED_CHECKS[module]
+    assert caught.value.case == module
+    # the message opens with the check, the case and the property it states
+    assert str(caught.value).startswith(
+        f"{AIMED_CHECKS[module]} [{module}]: {caught.value.property}"
+    )
