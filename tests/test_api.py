@@ -349,6 +349,6 @@ def test_model_without_pyfunc_flavor_cannot_load_as_pyfunc(tmp_path: Path) -> No
 
 
 def test_foreign_loader_module_needs_opt_in(tmp_path: Path) -> None:
-    Model({"python_function": {"loader_module": "some_loader"}, "xgboost": {}}).save(tmp_path)
+    Model({"python_function": {"loader_module": "some_loader"}, "h2o": {}}).save(tmp_path)
     with pytest.raises(UnsafeFormatError, match="loader_module some_loader"):
         flavorkit.load_model(tmp_path)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from flavorkit import AnyType, Array, ColSpec, Map, Object, Property, Schema, TensorSpec
 from flavorkit._enforce import enforce_schema
-from flavorkit.exceptions import SchemaEnforcementError
+from flavorkit.exceptions import SchemaEnforcementError, SchemaWarning
 from flavorkit.testing.strategies import data_for_schema, mutations, schemas
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -476,6 +476,29 @@ def test_enforce_named_tensors_check_names_and_values() -> None:
     assert err.actual == "list"
     with pytest.warns(UserWarning, match=r"\['c'\]"):
         enforce_schema({**good, "c": np.zeros(1)}, schema)
+
+
+@pytest.mark.parametrize(
+    ("data", "schema"),
+    [
+        (pd.DataFrame({"a": [1.0], "extra": [2.0]}), Schema([ColSpec("double", "a")])),
+        (pd.DataFrame({"a": [1.0], "b": [2.0]}), Schema([ColSpec("double")])),
+        (
+            {"a": np.zeros(1), "extra": np.zeros(1)},
+            Schema([TensorSpec("float64", (-1,), "a")]),
+        ),
+        (
+            pd.DataFrame({"a": [1.0], "extra": [2.0]}),
+            Schema([TensorSpec("float64", (-1,), "a")]),
+        ),
+    ],
+    ids=["named-column", "unnamed-trailing-column", "tensor", "tensor-from-frame-column"],
+)
+def test_enforce_drop_warnings_are_schema_warnings(data: Any, schema: Schema) -> None:
+    with pytest.warns(SchemaWarning, match="extra|1 more column") as record:
+        enforce_schema(data, schema)
+    assert [type(w.message) for w in record] == [SchemaWarning]
+    assert issubclass(SchemaWarning, UserWarning)  # existing UserWarning filters still apply
 
 
 def test_enforce_single_named_tensor_accepts_bare_array() -> None:

@@ -323,9 +323,36 @@ def test_signature_to_table_lists_each_part() -> None:
 
 def test_schema_modules_import_without_numpy_pandas_or_hypothesis() -> None:
     code = (
-        "import sys, flavorkit._schema, flavorkit._infer, flavorkit._enforce, flavorkit.testing\n"
+        "import sys, flavorkit._schema, flavorkit._signature, flavorkit._infer, flavorkit.testing\n"
+        "import flavorkit._enforce, flavorkit._enforce_columns, flavorkit._enforce_tensors\n"
+        "import flavorkit._enforce_params, flavorkit._enforce_values\n"
         "heavy = [m for m in ('numpy', 'pandas', 'hypothesis') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# ---------------------------------------------------------------- module layout
+
+
+def test_schema_reexports_the_signature_classes() -> None:
+    import flavorkit._schema as schema_module
+    import flavorkit._signature as signature_module
+
+    for name in ("ModelSignature", "ParamSchema", "ParamSpec"):
+        assert getattr(schema_module, name) is getattr(signature_module, name)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        schema_module.Nope  # noqa: B018 (the attribute access is the test)
+
+
+@pytest.mark.parametrize("first", ["flavorkit._signature", "flavorkit._schema"])
+def test_schema_signature_modules_import_in_either_order(first: str) -> None:
+    code = (
+        f"import {first}\n"
+        "from flavorkit._schema import ModelSignature, ParamSchema, ParamSpec\n"
+        "from flavorkit._enforce import enforce_params, enforce_schema\n"
+        "print(ModelSignature(params=ParamSchema([ParamSpec('k', 'long', 1)])).to_dict())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert '\'params\': \'[{"name": "k"' in out.stdout

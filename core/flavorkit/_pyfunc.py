@@ -82,9 +82,11 @@ class PyFuncModel:
 
             params = enforce_params(params, self._params)
         elif params:
+            from flavorkit.exceptions import SchemaWarning
+
             warnings.warn(
                 f"model {self.path} declares no params; ignoring {sorted(params)}",
-                UserWarning,
+                SchemaWarning,
                 stacklevel=2,
             )
             params = {}

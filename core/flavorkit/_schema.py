@@ -1,10 +1,14 @@
-"""The signature type system: data types, column and tensor specs, schemas, params.
+"""The signature type system: data types, column and tensor specs, schemas.
 
 These classes mirror MLflow's ``mlflow.types`` (same class names, same JSON), so
 a signature written by flavorkit reads in MLflow and the other way round. The
 JSON written by ``to_json``/``to_dict`` is byte-for-byte MLflow's; the readers
 also accept the older spellings MLflow accepts (no ``required`` key, ``dtype``
 in place of ``type`` for params, ``sparkml_vector``).
+
+``ParamSpec``, ``ParamSchema`` and ``ModelSignature`` live in
+:mod:`flavorkit._signature` and are re-exported here, so
+``from flavorkit._schema import ModelSignature`` keeps working.
 
 numpy is imported inside the methods that need it, so importing this module
 stays cheap.
@@ -21,6 +25,11 @@ from flavorkit.exceptions import SignatureError
 
 if TYPE_CHECKING:
     import numpy as np
+
+    # re-exports, resolved at run time by __getattr__ below; `as` marks them as such
+    from flavorkit._signature import ModelSignature as ModelSignature
+    from flavorkit._signature import ParamSchema as ParamSchema
+    from flavorkit._signature import ParamSpec as ParamSpec
 
 
 class DataType(Enum):
@@ -636,243 +645,22 @@ def _loads(text: Any, where: str) -> Any:
         raise SignatureError(f"{where}: invalid JSON ({exc.msg} at char {exc.pos})") from exc
 
 
-class ParamSpec:
-    """An inference parameter: name, type, default and shape (None = scalar, (-1,) = list).
+_SIGNATURE_NAMES = frozenset({"ModelSignature", "ParamSchema", "ParamSpec"})
 
-    The default is validated (and converted to Python builtins) when the spec
-    is built; an invalid one raises SignatureError naming the param.
+
+def __getattr__(name: str) -> Any:
+    """Resolve the names re-exported from :mod:`flavorkit._signature` on first access.
+
+    Called by Python for a name this module does not define, so
+    ``from flavorkit._schema import ParamSpec`` still works. ``_signature``
+    builds on this module, so importing it here eagerly would be circular
+    whenever ``_signature`` is imported first. Raises AttributeError for any
+    other name.
     """
+    if name in _SIGNATURE_NAMES:
+        from flavorkit import _signature
 
-    def __init__(
-        self,
-        name: str,
-        dtype: DataType | Object | str,
-        default: Any,
-        shape: tuple[int, ...] | list[int] | None = None,
-    ) -> None:
-        self._name = str(name)
-        where = f"param {self._name!r}"
-        if isinstance(dtype, str) and dtype in DataType.__members__:
-            dtype = DataType[dtype]
-        if not isinstance(dtype, (DataType, Object)):
-            raise SignatureError(
-                f"{where}: unsupported type {dtype!r}; expected one of "
-                f"{[t.name for t in DataType if t is not DataType.binary]} or an Object"
-            )
-        if dtype is DataType.binary:
-            raise SignatureError(f"{where}: type 'binary' is not supported for params")
-        if shape is not None and tuple(shape) != (-1,):
-            raise SignatureError(
-                f"{where}: shape must be None (scalar) or (-1,) (1-D list), got {shape!r}"
-            )
-        self._dtype: DataType | Object = dtype
-        self._shape = None if shape is None else (-1,)
-        from flavorkit._enforce import _validate_param
-
-        try:
-            self._default = _validate_param(default, dtype, self._shape)
-        except ValueError as exc:
-            raise SignatureError(f"{where}: invalid default: {exc}") from None
-
-    @property
-    def name(self) -> str:
-        """The param name."""
-        return self._name
-
-    @property
-    def dtype(self) -> DataType | Object:
-        """The param type."""
-        return self._dtype
-
-    @property
-    def default(self) -> Any:
-        """The default value, as Python builtins (or a datetime)."""
-        return self._default
-
-    @property
-    def shape(self) -> tuple[int, ...] | None:
-        """None for a scalar, ``(-1,)`` for a 1-D list."""
-        return self._shape
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return ``{"name", "default", "shape", "type"[, "properties"]}`` as MLflow writes it."""
-        default = self._default
-        if self._dtype is DataType.datetime and default is not None:
-            default = [v.isoformat() for v in default] if self._shape else default.isoformat()
-        d: dict[str, Any] = {
-            "name": self._name,
-            "default": default,
-            "shape": None if self._shape is None else list(self._shape),
-        }
-        d.update(_type_to_dict(self._dtype))
-        return d
-
-    @classmethod
-    def from_json_dict(cls, **kwargs: Any) -> ParamSpec:
-        """Read one param dict; ``dtype`` is accepted in place of ``type``. Raise SignatureError."""
-        name = kwargs.get("name")
-        kind = kwargs.get("type", kwargs.get("dtype"))
-        if name is None or kind is None or "default" not in kwargs:
-            raise SignatureError(
-                f"param {name!r}: expected keys 'name', 'type' (or 'dtype') and 'default', "
-                f"got {sorted(kwargs)}"
-            )
-        dtype = _type_from_dict({**kwargs, "type": kind}, f"param {name!r}")
-        return cls(str(name), dtype, kwargs["default"], kwargs.get("shape"))  # type: ignore[arg-type]
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ParamSpec)
-            and self._name == other._name
-            and self._dtype == other._dtype
-            and self._shape == other._shape
-            and self._default == other._default
-        )
-
-    def __repr__(self) -> str:
-        shape = f" (shape: {self._shape})" if self._shape is not None else ""
-        return f"{self._name!r}: {self._dtype!r} (default: {self._default}){shape}"
-
-
-class ParamSchema:
-    """The list of params a model's predict accepts. Duplicated names raise SignatureError."""
-
-    def __init__(self, params: Iterable[ParamSpec]) -> None:
-        items = list(params)
-        if not all(isinstance(p, ParamSpec) for p in items):
-            raise SignatureError("ParamSchema: every item must be a ParamSpec")
-        names = [p.name for p in items]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise SignatureError(f"ParamSchema: duplicated params {dupes}")
-        self._params = items
-
-    @property
-    def params(self) -> list[ParamSpec]:
-        """The param specs, in order."""
-        return self._params
-
-    def __iter__(self) -> Iterator[ParamSpec]:
-        return iter(self._params)
-
-    def __len__(self) -> int:
-        return len(self._params)
-
-    def to_dict(self) -> list[dict[str, Any]]:
-        """Return the list of param dicts that ``to_json`` encodes."""
-        return [p.to_dict() for p in self._params]
-
-    def to_json(self) -> str:
-        """Return MLflow's JSON string for the params."""
-        return json.dumps(self.to_dict())
-
-    @classmethod
-    def from_dict(cls, items: Any) -> ParamSchema:
-        """Build from decoded JSON (a list of param dicts). Raise SignatureError."""
-        if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
-            raise SignatureError("ParamSchema: expected a JSON list of objects")
-        return cls([ParamSpec.from_json_dict(**x) for x in items])
-
-    @classmethod
-    def from_json(cls, json_str: str) -> ParamSchema:
-        """Parse MLflow's JSON string. Raise SignatureError."""
-        return cls.from_dict(_loads(json_str, "ParamSchema"))
-
-    def to_table(self) -> str:
-        """Render a plain-text table (name, type, default, shape)."""
-        rows = [
-            (
-                p.name,
-                type_label(p.dtype),
-                repr(p.to_dict()["default"]),
-                "scalar" if p.shape is None else str(list(p.shape)),
-            )
-            for p in self._params
-        ]
-        return _render(("name", "type", "default", "shape"), rows)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ParamSchema) and self._params == other._params
-
-    def __repr__(self) -> str:
-        return repr(self._params)
-
-
-class ModelSignature:
-    """What a model takes and returns: input schema, output schema and params schema.
-
-    At least one part must be set (SignatureError otherwise).
-    """
-
-    def __init__(
-        self,
-        inputs: Schema | None = None,
-        outputs: Schema | None = None,
-        params: ParamSchema | None = None,
-    ) -> None:
-        for part, value, cls in (("inputs", inputs, Schema), ("outputs", outputs, Schema)):
-            if value is not None and not isinstance(value, cls):
-                raise SignatureError(f"ModelSignature: {part} must be a Schema or None")
-        if params is not None and not isinstance(params, ParamSchema):
-            raise SignatureError("ModelSignature: params must be a ParamSchema or None")
-        if inputs is None and outputs is None and params is None:
-            raise SignatureError(
-                "ModelSignature: at least one of inputs, outputs, params is needed"
-            )
-        self.inputs = inputs
-        self.outputs = outputs
-        self.params = params
-
-    def to_dict(self) -> dict[str, str | None]:
-        """Return the ``signature`` section of MLmodel: each part a JSON string or None."""
-        return {
-            "inputs": self.inputs.to_json() if self.inputs is not None else None,
-            "outputs": self.outputs.to_json() if self.outputs is not None else None,
-            # MLflow writes null for an empty params schema
-            "params": self.params.to_json() if self.params else None,
-        }
-
-    @classmethod
-    def from_dict(cls, signature_dict: dict[str, Any]) -> ModelSignature:
-        """Read the ``signature`` section (JSON strings, or already-decoded lists, or null)."""
-        if not isinstance(signature_dict, dict):
-            raise SignatureError("signature: expected a mapping with inputs/outputs/params")
-
-        def part(key: str, reader: Any) -> Any:
-            value = signature_dict.get(key)
-            if value is None or value == "":
-                return None
-            try:
-                return (
-                    reader.from_dict(value) if isinstance(value, list) else reader.from_json(value)
-                )
-            except SignatureError as exc:
-                raise SignatureError(f"signature.{key}: {exc}") from None
-
-        return cls(part("inputs", Schema), part("outputs", Schema), part("params", ParamSchema))
-
-    def to_table(self) -> str:
-        """Render inputs, outputs and params as titled plain-text tables."""
-        parts = []
-        for title, value in (
-            ("inputs", self.inputs),
-            ("outputs", self.outputs),
-            ("params", self.params),
-        ):
-            if value is not None:
-                parts.append(
-                    f"{title}:\n" + "\n".join("  " + ln for ln in value.to_table().splitlines())
-                )
-        return "\n".join(parts)
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ModelSignature)
-            and self.inputs == other.inputs
-            and self.outputs == other.outputs
-            and self.params == other.params
-        )
-
-    def __repr__(self) -> str:
-        parts = (("inputs", self.inputs), ("outputs", self.outputs), ("params", self.params))
-        return "".join(f"{name}:\n  {value!r}\n" for name, value in parts)
+        value = getattr(_signature, name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -80,3 +80,7 @@ class ModelExistsError(FlavorkitError, FileExistsError):
 
 class EnvironmentMismatchWarning(UserWarning):
     """A loaded model recorded package versions that differ from the running environment."""
+
+
+class SchemaWarning(UserWarning):
+    """Enforcement dropped something the signature does not declare (a column, tensor or param)."""
