@@ -592,3 +592,17 @@ def test_enforce_mutated_input_is_rejected_naming_the_field(data: st.DataObject)
     with pytest.raises(SchemaEnforcementError) as info:
         enforce_schema(mutation.data, schema)
     assert mutation.field in info.value.field.split(", "), mutation.description
+
+
+def test_enforce_uint64_beyond_long_is_refused_not_wrapped() -> None:
+    frame = pd.DataFrame({"a": np.array([2**63], dtype=np.uint64)})
+    with pytest.raises(SchemaEnforcementError) as info:
+        enforce_schema(frame, Schema([ColSpec("long", "a")]))
+    assert info.value.field == "a"
+
+
+def test_enforce_rebuilt_frame_keeps_object_strings() -> None:
+    frame = pd.DataFrame({"b": [1.0], "a": pd.Series(["x"], dtype=object)})
+    out = enforce_schema(frame, Schema([ColSpec("string", "a"), ColSpec("double", "b")]))
+    assert list(out.columns) == ["a", "b"]
+    assert out["a"].dtype == object

@@ -111,7 +111,14 @@ def _assemble(arrays: list[Any], labels: pd.Index, index: pd.Index) -> pd.DataFr
     ):
         # one 2-D block builds ~8x faster than a dict of columns
         return pd.DataFrame(np.column_stack(arrays), columns=labels, index=index, copy=False)
-    return pd.DataFrame(dict(zip(labels, arrays, strict=True)), index=index, copy=False)
+    # object arrays go in as object Series: pandas 3 would turn strings into its str dtype
+    columns = [
+        pd.Series(a, index=index, dtype=object, copy=False)
+        if type(a) is np.ndarray and a.dtype.kind == "O"
+        else a
+        for a in arrays
+    ]
+    return pd.DataFrame(dict(zip(labels, columns, strict=True)), index=index, copy=False)
 
 
 def _to_frame(data: Any, plan: _Plan) -> pd.DataFrame:

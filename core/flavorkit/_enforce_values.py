@@ -46,6 +46,12 @@ def _exact_cast(values: np.ndarray, target: np.dtype) -> np.ndarray | None:
             return None
         if _widens(src, target):
             return values.astype(target)
+        if src.kind in "iu" and target.kind in "iu" and values.size:
+            # integer casts wrap around (uint64 2**63 -> int64 -2**63), and so does the
+            # way back: compare the range as Python ints instead
+            info = np.iinfo(target)
+            if int(values.min()) < info.min or int(values.max()) > info.max:
+                return None
         with np.errstate(all="ignore"):
             out = values.astype(target)
             back = out.astype(src)
