@@ -40,7 +40,8 @@ def predict(model: Any, data: Any, params: dict[str, Any], conf: dict[str, Any])
         "params['batch_size']",
     )
     runner = _device.place(model, device)
-    set_eval(runner)
+    if getattr(runner, "training", False):  # eval() walks every submodule: only when needed
+        set_eval(runner)
     inputs = as_inputs(data)
     floating = float_dtype(runner)
     rows = row_count(inputs)
