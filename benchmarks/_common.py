@@ -29,8 +29,10 @@ def run_python(code: str, *, python: str | Path = sys.executable, env: dict[str,
     """Run ``code`` in a fresh interpreter; it must print one JSON document last. Returns it."""
     out = subprocess.run(
         [str(python), "-c", textwrap.dedent(code)],
-        check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT,
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT,
     )
+    if out.returncode:
+        raise RuntimeError(f"benchmark child {python} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
