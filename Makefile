@@ -36,7 +36,7 @@ mlflow-env: $(MLFLOW_STAMP)
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
-test: $(STAMP)
+test: $(STAMP) $(MLFLOW_STAMP)
 	$(PY) -m pytest tests
 	@set -e; for p in $(dir $(PLUGINS) $(CONTRIB)); do \
 		echo "== $$p"; (cd $$p && $(abspath $(PY)) -m pytest); \
