@@ -240,6 +240,16 @@ def test_enforce_passes_object_strings_bytes_and_bools() -> None:
     assert out is df
 
 
+def test_enforce_casts_object_bools_to_bool_unless_one_is_missing() -> None:
+    df = pd.DataFrame({"f": pd.Series([True, np.bool_(False)], dtype=object)})
+    out = enforce_schema(df, _one("boolean", "f"))
+    assert out["f"].dtype == np.dtype("bool")
+    assert out["f"].tolist() == [True, False]
+    # numpy bool has no missing value, so a column holding None stays object
+    optional = pd.DataFrame({"f": pd.Series([True, None], dtype=object)})
+    assert enforce_schema(optional, _one("boolean", "f", required=False)) is optional
+
+
 def test_enforce_converts_object_dates_and_decimals() -> None:
     df = pd.DataFrame(
         {
@@ -369,6 +379,17 @@ def test_enforce_checks_complex_item_values_by_value() -> None:
     _rejects(pd.DataFrame({"i": [[1]], "d": [[1.0]], "f": [[0.1]]}), schema, "expected float")
 
 
+def test_enforce_parses_object_iso_strings_for_datetime() -> None:
+    # MLflow on pandas 3 refuses str values for datetime; pandas 2 parsed them, as flavorkit does
+    values = ["2024-01-31", "2024-02-01T12:30:00", None, ""]
+    df = pd.DataFrame({"d": pd.Series(values, dtype=object)})
+    out = enforce_schema(df, _one("datetime", "d", required=False))
+    assert out["d"].dtype == np.dtype("datetime64[ns]")
+    assert out["d"].iloc[1] == pd.Timestamp("2024-02-01T12:30:00")
+    assert out["d"].isna().tolist() == [False, False, True, True]
+    _rejects(pd.DataFrame({"d": pd.Series(["soon"], dtype=object)}), _one("datetime", "d"), "parse")
+
+
 # ---------------------------------------------------------------- deliberate differences: rejected
 
 
@@ -387,6 +408,24 @@ def test_enforce_rejects_wrong_values_in_object_columns(declared: str, values: l
     df = pd.DataFrame({"x": pd.Series(values, dtype=object)})
     err = _rejects(df, _one(declared), "object column holding")
     assert err.expected == declared
+
+
+@pytest.mark.parametrize("values", [[True, None], [True, 1], [b"", 1.5], [False]])
+def test_enforce_rejects_bools_and_bytes_in_object_number_columns(values: list) -> None:
+    # MLflow turns bools into 1.0/0.0 and empty bytes into NaN for `double`
+    df = pd.DataFrame({"x": pd.Series(values, dtype=object)})
+    err = _rejects(df, _one("double", required=False), "got (bool|object column holding)")
+    assert err.field == "x"
+    assert err.expected == "double"
+
+
+def test_enforce_keeps_rows_when_no_declared_column_arrives() -> None:
+    # MLflow returns a frame with no rows (and no columns) here
+    df = pd.DataFrame({"other": [1.0, 2.0, 3.0]}, index=[5, 6, 7])
+    with pytest.warns(SchemaWarning, match=r"\['other'\]"):
+        out = enforce_schema(df, _one("double", "x", required=False))
+    assert out.shape == (3, 0)
+    assert out.index.equals(df.index)
 
 
 # ---------------------------------------------------------------- complex types

@@ -301,6 +301,15 @@ def test_infer_params_schema_rejects_unusable_values() -> None:
         infer_params_schema({"n": None})
 
 
+def test_infer_params_schema_refuses_empty_lists() -> None:
+    # MLflow infers a `datetime` list with default [] from an empty list
+    with pytest.raises(SignatureError, match=r"param 'e'.*non-empty") as info:
+        infer_params_schema({"e": []})
+    assert "datetime" not in str(info.value)
+    with pytest.raises(SignatureError, match=r"param 'e'"):
+        infer_signature(params={"e": np.array([], dtype="int64")})
+
+
 # ---------------------------------------------------------------- infer, then enforce
 
 

@@ -240,6 +240,29 @@ def test_enforce_params_accepts_numpy_float64_and_str_scalars() -> None:
     assert type(out["s"]) is str
 
 
+def test_enforce_params_accepts_numpy_integers_that_fit() -> None:
+    # MLflow refuses any numpy integer but np.int32 for an `integer` param
+    schema = ParamSchema([ParamSpec("i", "integer", 0), ParamSpec("l", "integer", [0], (-1,))])
+    out = enforce_params({"i": np.int64(5), "l": np.array([1, 2], dtype="uint8")}, schema)
+    assert out == {"i": 5, "l": [1, 2]}
+    assert type(out["i"]) is int
+    with pytest.raises(SchemaEnforcementError, match="outside its range"):
+        enforce_params({"i": np.int64(2**31)}, schema)
+
+
+@pytest.mark.parametrize("value", ["", "NaT", np.datetime64("NaT")])
+def test_enforce_params_refuses_empty_datetime_strings(value: object) -> None:
+    # MLflow returns None for these; the model would get a value the caller did not mean
+    schema = ParamSchema([ParamSpec("d", "datetime", datetime.datetime(2020, 1, 1))])
+    with pytest.raises(SchemaEnforcementError) as info:
+        enforce_params({"d": value}, schema)
+    message = str(info.value)
+    assert info.value.field == "d"
+    assert "ISO datetime" in message if isinstance(value, str) else "got NaT" in message
+    assert "finer than microseconds" not in message
+    assert enforce_params({"d": None}, schema) == {"d": None}
+
+
 def test_enforce_params_rejects_ints_that_do_not_fit() -> None:
     schema = ParamSchema([ParamSpec("i", "integer", 0), ParamSpec("d", "double", 0.0)])
     with pytest.raises(SchemaEnforcementError) as info:

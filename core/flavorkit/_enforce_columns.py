@@ -291,8 +291,11 @@ def _enforce_special_column(values: Any, t: DataType, field: str) -> Any:
         DataType.datetime: (datetime.date, np.datetime64, str),
     }.get(t)
     if allowed is not None:
+        missing = False
         for row, v in enumerate(values):
-            if not isinstance(v, allowed) and not _is_null(v):
+            if isinstance(v, allowed):
+                continue
+            if not _is_null(v):
                 raise _column_error(
                     field,
                     t,
@@ -302,7 +305,14 @@ def _enforce_special_column(values: Any, t: DataType, field: str) -> Any:
                     if t is DataType.string
                     else "send values of that type",
                 )
-        return None if t is DataType.datetime else values
+            missing = True
+        if t is DataType.datetime:
+            return None
+        if t is DataType.boolean and not missing and len(values):
+            # only bools: numpy bool holds them exactly (MLflow casts them too); a column
+            # holding None stays object, as numpy bool has no missing value
+            return values.astype(bool)
+        return values
     if t is DataType.double and any(isinstance(v, decimal.Decimal) for v in values):
         # Spark decimals arrive as objects; MLflow converts them the same way
         return pd.to_numeric(pd.Series(values), errors="raise").to_numpy(dtype="float64")

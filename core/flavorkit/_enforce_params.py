@@ -147,6 +147,9 @@ def _param_value(value: Any, dtype: DataType | Object) -> Any:
     raise ValueError(f"expected {dtype.name}, got {type(value).__name__}")
 
 
+_NOT_A_DATETIME = "{got}; send e.g. '2024-01-31T12:00:00', or None for no value"
+
+
 def _param_datetime(value: Any) -> Any:
     import numpy as np
 
@@ -154,6 +157,8 @@ def _param_datetime(value: Any) -> Any:
         if value.tzinfo is not None:
             raise ValueError("expected a time-zone naive datetime, got an aware one")
         if type(value) is not datetime.datetime:
+            if value != value:
+                raise ValueError(_NOT_A_DATETIME.format(got="expected datetime, got NaT"))
             # a pandas Timestamp: keep it only when no nanoseconds would be dropped
             if getattr(value, "nanosecond", 0):
                 raise ValueError("expected datetime, got a value finer than microseconds")
@@ -172,6 +177,14 @@ def _param_datetime(value: Any) -> Any:
         raise ValueError(
             f"expected datetime, got a {type(value).__name__} that does not parse as a naive one"
         ) from None
+    if result is None:
+        # "" and "NaT" parse to NaT; MLflow passes None on, a value the caller did not send
+        got = (
+            "expected an ISO datetime, got an empty or 'NaT' string"
+            if isinstance(value, str)
+            else "expected datetime, got NaT"
+        )
+        raise ValueError(_NOT_A_DATETIME.format(got=got))
     if not isinstance(result, datetime.date):
         raise ValueError("expected datetime, got a value finer than microseconds")
     return result

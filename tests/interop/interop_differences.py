@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -168,18 +169,6 @@ def _category_strings(spec: dict[str, Any], s: pd.Series, ours: Verdict, theirs:
     return ours["ok"] and not theirs["ok"] and all(isinstance(c, str) for c in s.dtype.categories)
 
 
-def _boolean_objects_kept(
-    spec: dict[str, Any], s: pd.Series, ours: Verdict, theirs: Verdict
-) -> bool:
-    if spec["type"] != "boolean" or s.dtype != object or not (ours["ok"] and theirs["ok"]):
-        return False
-    return (
-        _dtype_of(ours) == "object"
-        and _dtype_of(theirs) == "bool"
-        and all(isinstance(v, (bool, np.bool_)) for v in s.tolist())
-    )
-
-
 def _any_column_unchanged(
     spec: dict[str, Any], s: pd.Series, ours: Verdict, theirs: Verdict
 ) -> bool:
@@ -231,10 +220,10 @@ COLUMN_RULES = [
     ),
     ColumnRule(
         "object-values-checked",
-        "17, 18",
+        "17, 18, 35",
         "object and pandas string columns are checked value by value: strings for string, bytes "
         "for binary, bools for boolean, numbers (not bools) for numeric types; MLflow passes the "
-        "first three through unchecked and turns bools and empty bytes into numbers",
+        "first three through unchecked and, for double, turns bools and empty bytes into numbers",
         _object_values_checked,
     ),
     ColumnRule(
@@ -246,7 +235,7 @@ COLUMN_RULES = [
     ),
     ColumnRule(
         "datetime-strings-parsed",
-        "(not listed)",
+        "34",
         "object columns of date strings are parsed for datetime, as MLflow did before pandas 3",
         _datetime_strings_parsed,
     ),
@@ -255,12 +244,6 @@ COLUMN_RULES = [
         "9",
         "a categorical column of strings is accepted for string; MLflow refuses it",
         _category_strings,
-    ),
-    ColumnRule(
-        "boolean-objects-kept",
-        "(not listed)",
-        "an object column of Python bools passes for boolean as object; MLflow casts it to bool",
-        _boolean_objects_kept,
     ),
     ColumnRule(
         "any-columns-unchanged",
@@ -292,7 +275,8 @@ def explain_column(
 def explain_no_declared_column(
     schema: list[dict[str, Any]], frame: pd.DataFrame, ours: Verdict, theirs: Verdict
 ) -> str | None:
-    """``no-declared-column``: no declared column came; flavorkit keeps the rows, MLflow not."""
+    """``no-declared-column`` (row 37): no declared column came; flavorkit keeps the rows, MLflow
+    returns none."""
     names = {spec.get("name") for spec in schema}
     if (
         None in names
@@ -323,6 +307,47 @@ def _numpy_integer_params(spec: dict[str, Any], value: Any, ours: Verdict, their
     return fits and any(not isinstance(v, np.int32) for v in numpy_ints)
 
 
+def _is_nat_string(v: Any) -> bool:
+    """Whether ``v`` is a string numpy reads as NaT ("", "NaT" in any case)."""
+    return isinstance(v, str) and v.lower() in ("", "nat")
+
+
+def _naive_date(v: Any) -> bool:
+    """Whether ``v`` is a time-zone naive date, or a string/datetime64 parsing to one."""
+    if isinstance(v, datetime.date):
+        return getattr(v, "tzinfo", None) is None and v == v
+    if not isinstance(v, (str, np.datetime64)):
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns about (and shifts) time-zone offsets
+            return isinstance(np.datetime64(v).item(), datetime.date)
+    except (ValueError, TypeError, Warning):
+        return False
+
+
+def _empty_datetime_params(
+    spec: dict[str, Any], value: Any, ours: Verdict, theirs: Verdict
+) -> bool:
+    if spec["type"] != "datetime" or ours["ok"] or not theirs["ok"]:
+        return False
+    if "empty or 'NaT' string" not in ours["message"]:
+        return False
+    items = _param_items(spec, value)
+    if not any(_is_nat_string(v) for v in items) or not all(
+        v is None or _is_nat_string(v) or _naive_date(v) for v in items
+    ):
+        return False
+    # MLflow passes each of those strings on as None
+    got = theirs["result"].get(spec["name"])
+    got_items = got[1] if spec["shape"] and got and got[0] == "list" else [got]
+    return len(got_items) == len(items) and all(
+        g == ["NoneType", "None"]
+        for v, g in zip(items, got_items, strict=True)
+        if _is_nat_string(v)
+    )
+
+
 def _param_ints_must_fit(spec: dict[str, Any], value: Any, ours: Verdict, theirs: Verdict) -> bool:
     if ours["ok"] or not theirs["ok"]:
         return False
@@ -340,8 +365,9 @@ def _param_ints_must_fit(spec: dict[str, Any], value: Any, ours: Verdict, theirs
 
 
 PARAM_RULES: list[tuple[str, str, Callable[[dict[str, Any], Any, Verdict, Verdict], bool]]] = [
-    ("numpy-integer-params", "(not listed; 16 is the float/str analogue)", _numpy_integer_params),
+    ("numpy-integer-params", "33", _numpy_integer_params),
     ("param-ints-must-fit", "20", _param_ints_must_fit),
+    ("empty-datetime-params-refused", "36", _empty_datetime_params),
 ]
 
 
@@ -358,7 +384,8 @@ def _any_in(signature_json: str | None) -> bool:
 
 
 INFER_DIFFERENCES: dict[str, tuple[str, Callable[[Verdict], bool]]] = {
-    # case id -> (difference, what MLflow must have produced instead of flavorkit's SignatureError)
+    # case id -> (difference, what MLflow must have produced instead of flavorkit's SignatureError);
+    # docs/signatures.md §4 rows 26 (the first four) and 38 (empty list params)
     "model_input:uint64": (
         "inference-never-falls-back",
         lambda t: t["ok"] and _any_in(t["result"]["inputs"]),

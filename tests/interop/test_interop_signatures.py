@@ -75,7 +75,6 @@ DIFFERENCES: list[tuple[str, dict[str, Any]]] = [
     ("datetime-units-kept", _column("datetime", _dates("ms", "2500-01-01"))),
     ("datetime-strings-parsed", _column("datetime", pd.Series(["2024-01-01"], dtype=object))),
     ("categories-as-string", _column("string", pd.Series(["a", "b"], dtype="category"))),
-    ("boolean-objects-kept", _column("boolean", pd.Series([True, False], dtype=object))),
     ("any-columns-unchanged", _column("any", pd.Series([1, 2], dtype="int16"))),
     (
         "complex-items-by-value",
@@ -115,6 +114,23 @@ DIFFERENCES += [
     )
     for name, value in (("integer", 2**31), ("double", 2**53 + 1))
 ]
+DIFFERENCES += [
+    (
+        "empty-datetime-params-refused",
+        {
+            "kind": "params",
+            "schema": json.dumps(
+                [{"name": "t", "type": "datetime", "default": default, "shape": shape}]
+            ),
+            "params": {"t": value},
+        },
+    )
+    for shape, default, value in (
+        (None, "2024-01-02T03:04:05", ""),
+        (None, "2024-01-02T03:04:05", "NaT"),
+        ([-1], ["2024-01-02T03:04:05"], ["2024-01-02", ""]),
+    )
+]
 # cases where both tools must refuse: flavorkit's casts stop where a value would change
 AGREED_REFUSALS: list[tuple[str, dict[str, Any]]] = [
     ("int64 too wide for integer", _column("integer", pd.Series([2**40], dtype="int64"))),
@@ -149,6 +165,15 @@ AGREED_RESULTS: list[tuple[str, dict[str, Any]]] = [
     ("float32 for double", _column("double", pd.Series([0.5, np.nan], dtype="float32"))),
     ("int64 of 0/1 for float", _column("float", pd.Series([0, 1], dtype="int64"))),
     ("date objects for datetime", _column("datetime", pd.Series([datetime.date(2024, 1, 2)]))),
+    ("object bools for boolean", _column("boolean", pd.Series([True, False], dtype=object))),
+    (
+        "object numpy bools for boolean",
+        _column("boolean", pd.Series([np.bool_(True), False], dtype=object)),
+    ),
+    (
+        "object bools with None for boolean",
+        _column("boolean", pd.Series([True, None], dtype=object), required=False),
+    ),
 ]
 INFER_CASES = [
     *(("model_input", name) for name in infer_inputs()),
