@@ -40,6 +40,7 @@ def test_kit_all_is_pinned() -> None:
         "CheckResult",
         "FlavorCase",
         "FlavorCheckError",
+        "FreshVenv",
         "SkipCheck",
         "Tags",
         "check_concatenation",
@@ -60,7 +61,9 @@ def test_kit_all_is_pinned() -> None:
         "check_save_refuses_non_empty_path",
         "check_save_writes_only_inside_folder",
         "check_single_row",
+        "install_wheels_in_fresh_venv",
         "iter_flavor_checks",
+        "modules_imported_by",
         "parametrize_flavor_checks",
     ]
     assert {n for n in kit.__all__ if n.startswith("check_")} - {"check_flavor"} == set(
@@ -75,12 +78,17 @@ def test_kit_every_check_states_its_property() -> None:
 
 
 def test_kit_import_is_light() -> None:
-    script = (
-        "import sys, flavorkit.testing, flavorkit.testing.pytest_plugin\n"
-        "print(sorted(m for m in ('numpy', 'pandas', 'hypothesis') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
-    assert out.stdout.strip() == "[]"
+    code = "import flavorkit.testing, flavorkit.testing.pytest_plugin"
+    assert kit.modules_imported_by(code, ["numpy", "pandas", "hypothesis"]) == []
+
+
+def test_kit_modules_imported_by_sees_imports_and_failures() -> None:
+    # the probe plugins' import tests rely on must be able to fail
+    watched = ["numpy", "pandas", "decimal", "numpy"]
+    assert kit.modules_imported_by("pass", watched) == []
+    assert kit.modules_imported_by("import numpy, decimal", watched) == ["decimal", "numpy"]
+    with pytest.raises(AssertionError, match=r"(?s)'import no_such_module' .*ModuleNotFoundError"):
+        kit.modules_imported_by("import no_such_module", watched)
 
 
 def test_kit_public_classes_name_the_public_module() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 import yaml
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
+from flavorkit.testing import install_wheels_in_fresh_venv
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -450,19 +450,6 @@ def test_template_hooks_save_and_load_in_process(
     assert isinstance(native, framework.LinearModel)
 
 
-def copy_core(dest: Path) -> Path:
-    """The repository's root files and core package, copied without build outputs."""
-    ignore = shutil.ignore_patterns(
-        "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"
-    )
-    dest.mkdir()
-    for item in REPO_ROOT.iterdir():
-        if item.is_file():
-            shutil.copy2(item, dest / item.name)
-    shutil.copytree(REPO_ROOT / "core", dest / "core", ignore=ignore)
-    return dest
-
-
 @pytest.mark.slow
 def test_template_project_installs_and_passes_its_own_tests(
     config_file: Path, tmp_path: Path
@@ -475,32 +462,19 @@ def test_template_project_installs_and_passes_its_own_tests(
     (framework / "toyfw.py").write_text(TOY_FRAMEWORK, encoding="utf-8")
     (framework / "pyproject.toml").write_text(TOY_PYPROJECT.format(name="toyfw"), encoding="utf-8")
 
-    venv = tmp_path / "venv"
-    ok(run(sys.executable, "-m", "venv", venv))
-    python = venv / "bin" / "python"
-    # the core from this checkout (a copy, so no build files land in the working tree),
-    # the toy framework and the rendered project; the rest comes from the package index
-    ok(
-        run(
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            f"{copy_core(tmp_path / 'core')}[testing]",
-            framework,
-            f"{project}[testing]",
-        )
+    # the core from this checkout, the toy framework and the rendered project, built as
+    # wheels from copies (so no build files land in the working tree); the rest from the index
+    venv = install_wheels_in_fresh_venv(
+        [framework, project], tmp_path / "install", extras=["testing"]
     )
 
-    listing = ok(run(venv / "bin" / "flavorkit", "flavors"))
+    listing = venv.run("flavorkit", "flavors")
     rows = {line.split()[0]: line.split() for line in listing.splitlines()[1:] if line.strip()}
     assert "toy" in rows and rows["toy"][-1] == "ok", listing
     assert "flavorkit-toy" in rows["toy"]
 
-    tests = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
-    summary = ok(tests).strip().splitlines()[-1]
+    tests = venv.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
+    summary = tests.strip().splitlines()[-1]
     passed = re.search(r"(\d+) passed", summary)
     assert passed is not None and int(passed.group(1)) >= 30, summary
     assert "failed" not in summary and "error" not in summary, summary

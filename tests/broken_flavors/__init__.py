@@ -2,8 +2,9 @@
 
 Every module here is a complete plugin (hook functions marked with
 ``flavorkit.hookimpl``) for a toy linear model whose "framework" is numpy.
-``good`` keeps every rule; each other module copies it and breaks exactly
-one, named in its docstring. The conformance kit's own tests register each
+``good`` keeps every rule; each other module reuses its hooks under a
+flavor name of its own and replaces the one hook that breaks exactly one
+rule, named in its docstring. The conformance kit's own tests register each
 one in a throwaway registry and expect the check aimed at its rule to fail.
 
 Nothing in this package imports numpy at import time, except the module

@@ -7,14 +7,14 @@ from typing import Any
 
 import flavorkit
 
-from broken_flavors import _toy
+from broken_flavors import _toy, good
 
 FLAVOR = "toy_pickle_by_default"
-
-
-@flavorkit.hookimpl
-def flavorkit_flavors() -> list[str]:
-    return [FLAVOR]
+_HOOKS = good.hooks(FLAVOR)
+flavorkit_flavors = _HOOKS.flavors
+flavorkit_load = _HOOKS.load
+flavorkit_predict = _HOOKS.predict
+flavorkit_detect_environment = _HOOKS.detect_environment
 
 
 @flavorkit.hookimpl
@@ -22,18 +22,3 @@ def flavorkit_persist(model: Any, path: Path, flavor: str | None, options: dict[
     if flavor not in (None, FLAVOR) or not _toy.is_mine(model):
         return None
     return _toy.persist(FLAVOR, model, path, options, default_format="pickle")
-
-
-@flavorkit.hookimpl
-def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[str, Any]) -> Any:
-    return _toy.load(path, conf, options) if flavor == FLAVOR else None
-
-
-@flavorkit.hookimpl
-def flavorkit_predict(flavor: str, model: Any, data: Any, params: dict[str, Any]) -> Any:
-    return _toy.predict(model, data, params) if flavor == FLAVOR else None
-
-
-@flavorkit.hookimpl
-def flavorkit_detect_environment(flavor: str) -> list[str] | None:
-    return _toy.environment() if flavor == FLAVOR else None

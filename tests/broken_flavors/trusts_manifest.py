@@ -7,21 +7,14 @@ from typing import Any
 
 import flavorkit
 
-from broken_flavors import _toy
+from broken_flavors import _toy, good
 
 FLAVOR = "toy_trusts_manifest"
-
-
-@flavorkit.hookimpl
-def flavorkit_flavors() -> list[str]:
-    return [FLAVOR]
-
-
-@flavorkit.hookimpl
-def flavorkit_persist(model: Any, path: Path, flavor: str | None, options: dict[str, Any]) -> Any:
-    if flavor not in (None, FLAVOR) or not _toy.is_mine(model):
-        return None
-    return _toy.persist(FLAVOR, model, path, options)
+_HOOKS = good.hooks(FLAVOR)
+flavorkit_flavors = _HOOKS.flavors
+flavorkit_persist = _HOOKS.persist
+flavorkit_predict = _HOOKS.predict
+flavorkit_detect_environment = _HOOKS.detect_environment
 
 
 @flavorkit.hookimpl
@@ -33,13 +26,3 @@ def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[
         conf,
         {**options, "allow_unsafe": options.get("allow_unsafe") or conf.get("allow_unsafe")},
     )
-
-
-@flavorkit.hookimpl
-def flavorkit_predict(flavor: str, model: Any, data: Any, params: dict[str, Any]) -> Any:
-    return _toy.predict(model, data, params) if flavor == FLAVOR else None
-
-
-@flavorkit.hookimpl
-def flavorkit_detect_environment(flavor: str) -> list[str] | None:
-    return _toy.environment() if flavor == FLAVOR else None

@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import flavorkit
 
-from broken_flavors import _toy
+from broken_flavors import good
 
 FLAVOR = "toy_unpinned_framework"
-
-
-@flavorkit.hookimpl
-def flavorkit_flavors() -> list[str]:
-    return [FLAVOR]
-
-
-@flavorkit.hookimpl
-def flavorkit_persist(model: Any, path: Path, flavor: str | None, options: dict[str, Any]) -> Any:
-    if flavor not in (None, FLAVOR) or not _toy.is_mine(model):
-        return None
-    return _toy.persist(FLAVOR, model, path, options)
-
-
-@flavorkit.hookimpl
-def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[str, Any]) -> Any:
-    return _toy.load(path, conf, options) if flavor == FLAVOR else None
-
-
-@flavorkit.hookimpl
-def flavorkit_predict(flavor: str, model: Any, data: Any, params: dict[str, Any]) -> Any:
-    return _toy.predict(model, data, params) if flavor == FLAVOR else None
+_HOOKS = good.hooks(FLAVOR)
+flavorkit_flavors = _HOOKS.flavors
+flavorkit_persist = _HOOKS.persist
+flavorkit_load = _HOOKS.load
+flavorkit_predict = _HOOKS.predict
 
 
 @flavorkit.hookimpl

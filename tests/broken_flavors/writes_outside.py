@@ -7,14 +7,14 @@ from typing import Any
 
 import flavorkit
 
-from broken_flavors import _toy
+from broken_flavors import _toy, good
 
 FLAVOR = "toy_writes_outside"
-
-
-@flavorkit.hookimpl
-def flavorkit_flavors() -> list[str]:
-    return [FLAVOR]
+_HOOKS = good.hooks(FLAVOR)
+flavorkit_flavors = _HOOKS.flavors
+flavorkit_load = _HOOKS.load
+flavorkit_predict = _HOOKS.predict
+flavorkit_detect_environment = _HOOKS.detect_environment
 
 
 @flavorkit.hookimpl
@@ -23,18 +23,3 @@ def flavorkit_persist(model: Any, path: Path, flavor: str | None, options: dict[
         return None
     (Path(path).parent / "toy-cache.txt").write_text("weights cached here", encoding="utf-8")
     return _toy.persist(FLAVOR, model, path, options)
-
-
-@flavorkit.hookimpl
-def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[str, Any]) -> Any:
-    return _toy.load(path, conf, options) if flavor == FLAVOR else None
-
-
-@flavorkit.hookimpl
-def flavorkit_predict(flavor: str, model: Any, data: Any, params: dict[str, Any]) -> Any:
-    return _toy.predict(model, data, params) if flavor == FLAVOR else None
-
-
-@flavorkit.hookimpl
-def flavorkit_detect_environment(flavor: str) -> list[str] | None:
-    return _toy.environment() if flavor == FLAVOR else None

@@ -18,6 +18,11 @@ property in its docstring. ``flavorkit.testing.strategies`` holds the
 hypothesis strategies built from signatures (conforming data, params, and
 mutations enforcement must reject).
 
+For a plugin's tests of its packaging, ``modules_imported_by(code, modules)``
+says which heavy modules a fresh interpreter imports, and
+``install_wheels_in_fresh_venv(projects, work)`` installs the built wheels
+into a new virtual environment (a :class:`FreshVenv` to run commands in).
+
 Install the ``testing`` extra (``pip install flavorkit[testing]``) for
 pytest and hypothesis; importing this package alone imports nothing heavy.
 """
@@ -30,6 +35,7 @@ from typing import Any
 _CASE = "flavorkit.testing._case"
 _CHECKS = "flavorkit.testing._checks"
 _PACKAGING = "flavorkit.testing._checks_packaging"
+_INSTALL = "flavorkit.testing._packaging"
 _RUNNER = "flavorkit.testing._runner"
 _SUPPORT = "flavorkit.testing._support"
 
@@ -39,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "CheckResult": _RUNNER,
     "FlavorCase": _CASE,
     "FlavorCheckError": _SUPPORT,
+    "FreshVenv": _INSTALL,
     "SkipCheck": _SUPPORT,
     "Tags": _CASE,
     "check_concatenation": _CHECKS,
@@ -59,7 +66,9 @@ _EXPORTS: dict[str, str] = {
     "check_save_refuses_non_empty_path": _PACKAGING,
     "check_save_writes_only_inside_folder": _PACKAGING,
     "check_single_row": _CHECKS,
+    "install_wheels_in_fresh_venv": _INSTALL,
     "iter_flavor_checks": _RUNNER,
+    "modules_imported_by": _PACKAGING,
     "parametrize_flavor_checks": _RUNNER,
 }
 

@@ -4,15 +4,18 @@ Like the checks in ``_checks``, each ``check_<property>(case)`` states its
 property in the first line of its docstring and raises
 :class:`~flavorkit.testing.FlavorCheckError` naming it. Checks that change
 or re-save a folder work in their own scratch folder.
+:func:`modules_imported_by` is the probe of ``check_import_is_light``, public
+so that a plugin's own tests can watch what other code imports.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,14 +40,15 @@ _TRUST_CLAIMS: dict[str, Any] = {
     "trusted_types": ["builtins.eval", "builtins.exec", "os.system"],
 }
 
+# runs each step in turn; after each, lists which of the watched modules are imported
 _IMPORT_SCRIPT = """\
-import importlib, json, sys
-import flavorkit
-avoid = json.loads(sys.argv[1])
-before = sorted(m for m in avoid if m in sys.modules)
-importlib.import_module(sys.argv[2])
-after = sorted(m for m in avoid if m in sys.modules)
-print(json.dumps({"before": before, "after": after}))
+import json, sys
+watched, steps = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+seen = []
+for step in steps:
+    exec(step, {"__name__": "__main__"})
+    seen.append(sorted(m for m in watched if m in sys.modules))
+print(json.dumps(seen))
 """
 
 
@@ -269,21 +273,46 @@ def check_import_is_light(case: FlavorCase) -> None:
     the framework modules (and numpy, pandas) it brought in.
     """
     v = Verdict(check_import_is_light, case)
-    avoid = list(dict.fromkeys((*case.framework_modules, *ALWAYS_LIGHT)))
+    avoid = (*case.framework_modules, *ALWAYS_LIGHT)
     work = scratch_dir(f"{case.name}-import")
-    proc = run_python(
-        ["-c", _IMPORT_SCRIPT, json.dumps(avoid), case.plugin_module], python_env(case, work)
-    )
+    steps = ["import flavorkit", f"import {case.plugin_module}"]
+    proc = _probe_imports(steps, avoid, python_env(case, work))
     if proc.returncode != 0:
         v.fail(f"importing {case.plugin_module} failed:\n{tail(proc.stderr)}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    if result["before"]:
-        v.skip(f"`import flavorkit` alone already imports {result['before']} in this environment")
-    if result["after"]:
+    before, after = json.loads(proc.stdout.strip().splitlines()[-1])
+    if before:
+        v.skip(f"`import flavorkit` alone already imports {before} in this environment")
+    if after:
         v.fail(
-            f"importing {case.plugin_module} imported {result['after']}; import the framework "
+            f"importing {case.plugin_module} imported {after}; import the framework "
             "inside the hook functions instead"
         )
+
+
+def _probe_imports(
+    steps: list[str], watched: Iterable[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run ``steps`` in a fresh interpreter; its last line lists the watched modules after each."""
+    names = list(dict.fromkeys(watched))
+    return run_python(["-c", _IMPORT_SCRIPT, json.dumps(names), json.dumps(steps)], env)
+
+
+def modules_imported_by(code: str, modules: Iterable[str]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has imported after running ``code``, sorted.
+
+    Called by a plugin's own tests to show that importing it (or listing the
+    flavors, which imports every plugin's hooks module) stays light, e.g.
+    ``assert modules_imported_by("import my_plugin", ["torch", "numpy"]) == []``.
+    The interpreter is this one, with this process's environment. Raises
+    AssertionError with the end of its stderr when ``code`` fails.
+    """
+    proc = _probe_imports([code], modules, dict(os.environ))
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"running {code!r} in a fresh interpreter failed:\n{tail(proc.stderr)}"
+        )
+    (seen,) = json.loads(proc.stdout.strip().splitlines()[-1])
+    return list(seen)
 
 
 def check_plugin_listed(case: FlavorCase) -> None:

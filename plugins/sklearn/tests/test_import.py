@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+from flavorkit.testing import modules_imported_by
 
 HEAVY = ("sklearn", "skops", "numpy", "pandas", "scipy", "cloudpickle")
 
 
-def _heavy_modules_after(code: str) -> list[str]:
-    script = (
-        f"import sys\n{code}\nprint(','.join(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
-    )
-    return [name for name in result.stdout.strip().split(",") if name]
-
-
 @pytest.mark.parametrize("module", ["flavorkit_sklearn", "flavorkit_sklearn.hooks"])
 def test_import_plugin_loads_no_framework(module: str) -> None:
-    assert _heavy_modules_after(f"import {module}") == []
+    assert modules_imported_by(f"import {module}", HEAVY) == []
 
 
 def test_import_check_detects_a_framework_import() -> None:
     # the check above must be able to fail
-    assert "sklearn" in _heavy_modules_after("import flavorkit_sklearn.hooks, sklearn")
+    assert "sklearn" in modules_imported_by("import flavorkit_sklearn.hooks, sklearn", HEAVY)
 
 
 def test_import_flavor_listing_loads_no_framework() -> None:
@@ -37,4 +25,4 @@ def test_import_flavor_listing_loads_no_framework() -> None:
         "names = [f.name for f in flavorkit.list_flavors() if f.status == 'ok']\n"
         "assert 'sklearn' in names, names"
     )
-    assert _heavy_modules_after(code) == []
+    assert modules_imported_by(code, HEAVY) == []

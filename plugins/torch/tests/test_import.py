@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+from flavorkit.testing import modules_imported_by
 
 HEAVY = ("torch", "numpy", "pandas", "safetensors")
 
 
-def _heavy_modules_after(code: str) -> list[str]:
-    script = (
-        f"import sys\n{code}\nprint(','.join(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
-    )
-    return [name for name in result.stdout.strip().split(",") if name]
-
-
 @pytest.mark.parametrize("module", ["flavorkit_torch", "flavorkit_torch.hooks"])
 def test_import_plugin_loads_no_framework(module: str) -> None:
-    assert _heavy_modules_after(f"import {module}") == []
+    assert modules_imported_by(f"import {module}", HEAVY) == []
 
 
 def test_import_check_detects_a_framework_import() -> None:
     # the check above must be able to fail
-    assert "torch" in _heavy_modules_after("import flavorkit_torch.hooks, torch")
+    assert "torch" in modules_imported_by("import flavorkit_torch.hooks, torch", HEAVY)
 
 
 def test_import_flavor_listing_loads_no_framework() -> None:
@@ -37,4 +25,4 @@ def test_import_flavor_listing_loads_no_framework() -> None:
         "names = [f.name for f in flavorkit.list_flavors() if f.status == 'ok']\n"
         "assert 'pytorch' in names, names"
     )
-    assert _heavy_modules_after(code) == []
+    assert modules_imported_by(code, HEAVY) == []
