@@ -25,11 +25,16 @@ def mlflow_available() -> bool:
     return MLFLOW_PYTHON.is_file()
 
 
-def run_python(code: str, *, python: str | Path = sys.executable, env: dict[str, str] | None = None) -> Any:
+def run_python(
+    code: str, *, python: str | Path = sys.executable, env: dict[str, str] | None = None
+) -> Any:
     """Run ``code`` in a fresh interpreter; it must print one JSON document last. Returns it."""
     out = subprocess.run(
         [str(python), "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
     )
     if out.returncode:
         raise RuntimeError(f"benchmark child {python} failed:\n{out.stderr[-3000:]}")
@@ -46,7 +51,7 @@ def per_call(fn: Callable[[], Any], *, budget: float = 0.5, repeat: int = 5) -> 
 
 
 PER_CALL_SOURCE = textwrap.dedent(
-    '''
+    """
     def per_call(fn, budget=0.5, repeat=5):
         import timeit
         number, elapsed = 1, 0.0
@@ -54,16 +59,31 @@ PER_CALL_SOURCE = textwrap.dedent(
             elapsed = timeit.timeit(fn, number=number)
             number *= 2
         return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
-    '''
+    """
 )
 
 
-def row(benchmark: str, metric: str, unit: str, flavorkit: float | None, mlflow: float | None = None,
-        raw: float | None = None, note: str = "") -> dict[str, Any]:
+def row(
+    benchmark: str,
+    metric: str,
+    unit: str,
+    flavorkit: float | None,
+    mlflow: float | None = None,
+    raw: float | None = None,
+    note: str = "",
+) -> dict[str, Any]:
     """One line of the results table; ``ratio`` is MLflow / flavorkit when both exist."""
     ratio = mlflow / flavorkit if mlflow is not None and flavorkit else None
-    return {"benchmark": benchmark, "metric": metric, "unit": unit, "flavorkit": flavorkit,
-            "mlflow": mlflow, "raw": raw, "ratio": ratio, "note": note}
+    return {
+        "benchmark": benchmark,
+        "metric": metric,
+        "unit": unit,
+        "flavorkit": flavorkit,
+        "mlflow": mlflow,
+        "raw": raw,
+        "ratio": ratio,
+        "note": note,
+    }
 
 
 def _fmt(value: Any) -> str:
@@ -76,14 +96,31 @@ def _fmt(value: Any) -> str:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     """Print rows as one aligned table."""
-    header = ["benchmark", "metric", "unit", "flavorkit", "mlflow", "raw", "mlflow/flavorkit", "note"]
+    header = [
+        "benchmark",
+        "metric",
+        "unit",
+        "flavorkit",
+        "mlflow",
+        "raw",
+        "mlflow/flavorkit",
+        "note",
+    ]
     cells = [header] + [
-        [r["benchmark"], r["metric"], r["unit"], _fmt(r["flavorkit"]), _fmt(r["mlflow"]), _fmt(r["raw"]),
-         f"{r['ratio']:.1f}x" if r["ratio"] else "-", r.get("note", "")]
+        [
+            r["benchmark"],
+            r["metric"],
+            r["unit"],
+            _fmt(r["flavorkit"]),
+            _fmt(r["mlflow"]),
+            _fmt(r["raw"]),
+            f"{r['ratio']:.1f}x" if r["ratio"] else "-",
+            r.get("note", ""),
+        ]
         for r in rows
     ]
     widths = [max(len(str(c[i])) for c in cells) for i in range(len(header))]
     for i, line in enumerate(cells):
-        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))

@@ -76,22 +76,35 @@ def run() -> list[dict[str, Any]]:
     have_mlflow = mlflow_available()
     rows = [
         row(
-            "core", "import time", "s",
+            "core",
+            "import time",
+            "s",
             _import_seconds(sys.executable, "flavorkit"),
             _import_seconds(MLFLOW_PYTHON, "mlflow") if have_mlflow else None,
             note="goal < 0.15 s; mlflow = import mlflow",
         )
     ]
     ours = run_python(OVERHEAD.replace("SAVE_AND_LOAD", FLAVORKIT_SAVE))
-    theirs = run_python(OVERHEAD.replace("SAVE_AND_LOAD", MLFLOW_SAVE), python=MLFLOW_PYTHON) if have_mlflow else None
+    theirs = (
+        run_python(OVERHEAD.replace("SAVE_AND_LOAD", MLFLOW_SAVE), python=MLFLOW_PYTHON)
+        if have_mlflow
+        else None
+    )
     for n in ("1", "10000"):
         direct, _, overhead = ours[n]
         mlflow_over = theirs[n][2] * 1e6 if theirs else None
-        rows.append(row(
-            "core", f"pyfunc predict overhead, {n} rows x 10 cols", "us",
-            overhead * 1e6, mlflow_over, raw=direct * 1e6,
-            note="raw = the loaded estimator's own predict" + ("; goal < 100 us" if n == "1" else ""),
-        ))
+        rows.append(
+            row(
+                "core",
+                f"pyfunc predict overhead, {n} rows x 10 cols",
+                "us",
+                overhead * 1e6,
+                mlflow_over,
+                raw=direct * 1e6,
+                note="raw = the loaded estimator's own predict"
+                + ("; goal < 100 us" if n == "1" else ""),
+            )
+        )
     return rows
 
 

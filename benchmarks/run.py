@@ -22,7 +22,10 @@ from _common import mlflow_available, print_table  # noqa: E402
 def main(names: list[str]) -> int:
     modules = names or sorted(p.stem for p in HERE.glob("bench_*.py"))
     if not mlflow_available():
-        print("MLflow's environment is missing (make mlflow-env); MLflow columns stay empty.", file=sys.stderr)
+        print(
+            "MLflow's environment is missing (make mlflow-env); MLflow columns stay empty.",
+            file=sys.stderr,
+        )
     rows = []
     for name in modules:
         started = time.perf_counter()

@@ -8,11 +8,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import flavorkit
 import pandas as pd
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
-
-import flavorkit
 
 
 def main() -> None:
@@ -30,7 +29,10 @@ def main() -> None:
     model = flavorkit.load_model(folder)
     print(f"loaded {model!r}")
     print("predict:", model.predict(X.head(5)).tolist())
-    print("predict_proba:", model.predict(X.head(2), params={"predict_fn": "predict_proba"}).round(3).tolist())
+    print(
+        "predict_proba:",
+        model.predict(X.head(2), params={"predict_fn": "predict_proba"}).round(3).tolist(),
+    )
 
     try:
         model.predict(X.drop(columns=["petal width (cm)"]).head(1))

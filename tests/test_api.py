@@ -10,13 +10,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import flavorkit
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from _models import AddConstant, Exploding, NoContext, WithArtifact
-
-import flavorkit
 from flavorkit import Model, ModelSignature, Schema, TensorSpec
 from flavorkit.exceptions import (
     EnvironmentMismatchWarning,
@@ -50,8 +49,13 @@ def test_save_writes_mlflow_layout(tmp_path: Path) -> None:
     flavorkit.save_model(AddConstant(), path, input_example=frame(), metadata={"team": "x"})
     names = sorted(p.name for p in path.iterdir())
     assert names == [
-        "MLmodel", "conda.yaml", "input_example.json", "python_env.yaml",
-        "python_model.json", "requirements.txt", "serving_input_example.json",
+        "MLmodel",
+        "conda.yaml",
+        "input_example.json",
+        "python_env.yaml",
+        "python_model.json",
+        "requirements.txt",
+        "serving_input_example.json",
     ]
     manifest = yaml.safe_load((path / "MLmodel").read_text())
     pyfunc = manifest["flavors"]["python_function"]
@@ -62,8 +66,10 @@ def test_save_writes_mlflow_layout(tmp_path: Path) -> None:
     assert manifest["metadata"] == {"team": "x"}
     assert isinstance(manifest["signature"]["inputs"], str)
     assert manifest["saved_input_example_info"] == {
-        "artifact_path": "input_example.json", "serving_input_path": "serving_input_example.json",
-        "type": "dataframe", "pandas_orient": "split",
+        "artifact_path": "input_example.json",
+        "serving_input_path": "serving_input_example.json",
+        "type": "dataframe",
+        "pandas_orient": "split",
     }
     assert manifest["model_size_bytes"] > 0
 
@@ -85,7 +91,8 @@ def test_input_example_ndarray_and_params(tmp_path: Path) -> None:
     flavorkit.save_model(AddConstant(), path, input_example=(x, {"scale": 2.0}))
     model = flavorkit.load_model(path)
     assert json.loads((path / "serving_input_example.json").read_text()) == {
-        "inputs": x.tolist(), "params": {"scale": 2.0}
+        "inputs": x.tolist(),
+        "params": {"scale": 2.0},
     }
     np.testing.assert_array_equal(model.input_example, x)
     assert model.input_example_params == {"scale": 2.0}
@@ -107,8 +114,12 @@ def test_predict_enforces_signature(tmp_path: Path) -> None:
 def test_explicit_signature_and_example_must_agree(tmp_path: Path) -> None:
     signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype("float32"), (-1, 3))]))
     with pytest.raises(SchemaEnforcementError, match="input_example does not match the signature"):
-        flavorkit.save_model(AddConstant(), tmp_path / "m", signature=signature,
-                             input_example=np.zeros((2, 4), dtype=np.float32))
+        flavorkit.save_model(
+            AddConstant(),
+            tmp_path / "m",
+            signature=signature,
+            input_example=np.zeros((2, 4), dtype=np.float32),
+        )
     assert not (tmp_path / "m").exists()
 
 
@@ -116,7 +127,9 @@ def test_save_refuses_non_empty_path(tmp_path: Path) -> None:
     path = tmp_path / "model"
     path.mkdir()
     (path / "keep.txt").write_text("precious")
-    with pytest.raises(ModelExistsError, match="already exists and is not empty; pass overwrite=True"):
+    with pytest.raises(
+        ModelExistsError, match="already exists and is not empty; pass overwrite=True"
+    ):
         flavorkit.save_model(AddConstant(), path)
     assert (path / "keep.txt").read_text() == "precious"
 
@@ -171,7 +184,9 @@ def test_unknown_option_is_a_type_error(tmp_path: Path) -> None:
 
 
 def test_unrecognised_model_names_type_and_flavors(tmp_path: Path) -> None:
-    with pytest.raises(PluginError, match=r"no installed plugin recognises a model of type builtins.object"):
+    with pytest.raises(
+        PluginError, match=r"no installed plugin recognises a model of type builtins.object"
+    ):
         flavorkit.save_model(object(), tmp_path / "model")
 
 
@@ -266,7 +281,9 @@ def test_main_module_class_is_cloudpickled_and_needs_opt_in(tmp_path: Path) -> N
     assert model.predict(np.array([1])).tolist() == [101]
 
 
-def test_unsafe_opt_in_by_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsafe_opt_in_by_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "model"
     flavorkit.save_model(AddConstant(3.0), path, serialization_format="cloudpickle")
     with pytest.raises(UnsafeFormatError):
@@ -280,15 +297,17 @@ def test_unsafe_opt_in_by_environment_variable(tmp_path: Path, monkeypatch: pyte
 def test_code_paths_shipped_code_needs_opt_in(tmp_path: Path) -> None:
     package = tmp_path / "src" / "shipped_models.py"
     package.parent.mkdir()
-    package.write_text(textwrap.dedent(
-        """
+    package.write_text(
+        textwrap.dedent(
+            """
         import flavorkit
 
         class Shipped(flavorkit.PythonModel):
             def predict(self, context, model_input, params=None):
                 return model_input - 1
         """
-    ))
+        )
+    )
     path = tmp_path / "model"
     script = textwrap.dedent(
         f"""
@@ -331,7 +350,9 @@ def test_fresh_process_gives_same_predictions(tmp_path: Path) -> None:
         """
     )
     env = {**os.environ, "PYTHONPATH": str(TESTS)}
-    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True, env=env
+    )
     got = pd.read_json(__import__("io").StringIO(out.stdout), orient="split")
     pd.testing.assert_frame_equal(got, expected)
 

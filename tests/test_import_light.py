@@ -11,7 +11,7 @@ HEAVY = ("pandas", "numpy", "torch", "sklearn")
 
 
 def imported_after(statement: str) -> set[str]:
-    """Top-level heavy modules present in ``sys.modules`` after running ``statement`` in a fresh interpreter."""
+    """Heavy top-level modules loaded after ``statement`` runs in a fresh interpreter."""
     script = f"import sys\n{statement}\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
     return {m for m in out.stdout.strip().split(",") if m}
@@ -23,7 +23,10 @@ def test_import_flavorkit_is_light() -> None:
 
 def test_public_names_resolve_lazily_without_frameworks() -> None:
     # touching the API objects themselves must not import pandas either
-    statement = "import flavorkit; flavorkit.save_model; flavorkit.load_model; flavorkit.Schema; flavorkit.PythonModel"
+    statement = (
+        "import flavorkit; flavorkit.save_model; flavorkit.load_model; "
+        "flavorkit.Schema; flavorkit.PythonModel"
+    )
     assert imported_after(statement) == set()
 
 

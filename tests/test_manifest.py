@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from flavorkit import Model
 from flavorkit.exceptions import ManifestError
 
@@ -71,7 +70,13 @@ def test_manifest_reads_signature(tmp_path: Path) -> None:
 
 
 def test_manifest_legacy_env_string_accepted(tmp_path: Path) -> None:
-    model = Model.load(write(tmp_path, "flavors:\n  python_function:\n    loader_module: m\n    env: conda.yaml\n    data: model.pkl\n"))
+    model = Model.load(
+        write(
+            tmp_path,
+            "flavors:\n  python_function:\n    loader_module: m\n"
+            "    env: conda.yaml\n    data: model.pkl\n",
+        )
+    )
     assert model.flavors["python_function"]["env"] == "conda.yaml"
 
 
@@ -83,16 +88,38 @@ def test_manifest_legacy_env_string_accepted(tmp_path: Path) -> None:
         ("model_uuid: x\n", "flavors", "missing required key"),
         ("flavors: {}\n", "flavors", "non-empty mapping"),
         ("flavors: {sklearn: 3}\n", "flavors.sklearn", "expected a mapping, got int"),
-        ("flavors: {python_function: {env: x}}\n", "flavors.python_function.loader_module", "expected a module name"),
-        ("flavors: {sklearn: {pickled_model: ../../etc/passwd}}\n", "flavors.sklearn.pickled_model", "outside the model folder"),
-        ("flavors: {sklearn: {pickled_model: /etc/passwd}}\n", "flavors.sklearn.pickled_model", "outside the model folder"),
-        ("flavors: {python_function: {loader_module: m, artifacts: {a: {path: ../x}}}}\n", "flavors.python_function.artifacts.a.path", "outside"),
+        (
+            "flavors: {python_function: {env: x}}\n",
+            "flavors.python_function.loader_module",
+            "expected a module name",
+        ),
+        (
+            "flavors: {sklearn: {pickled_model: ../../etc/passwd}}\n",
+            "flavors.sklearn.pickled_model",
+            "outside the model folder",
+        ),
+        (
+            "flavors: {sklearn: {pickled_model: /etc/passwd}}\n",
+            "flavors.sklearn.pickled_model",
+            "outside the model folder",
+        ),
+        (
+            "flavors: {python_function: {loader_module: m, artifacts: {a: {path: ../x}}}}\n",
+            "flavors.python_function.artifacts.a.path",
+            "outside",
+        ),
         ("flavors: {s: {}}\nsignature: [1]\n", "signature", "expected a mapping"),
         ("flavors: {s: {}}\nmodel_size_bytes: big\n", "model_size_bytes", "expected an integer"),
-        ("flavors: {s: {}}\nsaved_input_example_info: {artifact_path: /tmp/x.json}\n", "saved_input_example_info.artifact_path", "outside"),
+        (
+            "flavors: {s: {}}\nsaved_input_example_info: {artifact_path: /tmp/x.json}\n",
+            "saved_input_example_info.artifact_path",
+            "outside",
+        ),
     ],
 )
-def test_manifest_malformed_names_file_and_key(tmp_path: Path, text: str, key: str | None, fragment: str) -> None:
+def test_manifest_malformed_names_file_and_key(
+    tmp_path: Path, text: str, key: str | None, fragment: str
+) -> None:
     with pytest.raises(ManifestError) as info:
         Model.load(write(tmp_path, text))
     message = str(info.value)
@@ -110,7 +137,7 @@ def test_manifest_missing_file_is_a_manifest_error(tmp_path: Path) -> None:
 
 def test_manifest_bad_signature_json_names_key(tmp_path: Path) -> None:
     model = Model.load(write(tmp_path, "flavors: {s: {}}\nsignature: {inputs: 5}\n"))
-    with pytest.raises(ManifestError, match="signature.inputs"):
+    with pytest.raises(ManifestError, match=r"signature\.inputs"):
         _ = model.signature
     model = Model.load(write(tmp_path, "flavors: {s: {}}\nsignature: {inputs: 'not json'}\n"))
     with pytest.raises(ManifestError, match="key 'signature'"):

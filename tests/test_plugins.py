@@ -6,9 +6,8 @@ import types
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import flavorkit
+import pytest
 from flavorkit import _plugins
 from flavorkit._plugins import Registry, use_registry
 from flavorkit.cli import main as cli_main
@@ -58,7 +57,9 @@ def test_registry_routes_calls_only_to_owner(registry: Registry, tmp_path: Path)
 
 def test_registry_unknown_flavor_lists_installed(registry: Registry) -> None:
     registry.register(make_plugin("one", "alpha"), name="one")
-    with pytest.raises(PluginError, match=r"no working plugin provides flavor 'gamma'.*installed flavors: alpha"):
+    with pytest.raises(
+        PluginError, match=r"no working plugin provides flavor 'gamma'.*installed flavors: alpha"
+    ):
         registry.owner("gamma")
 
 
@@ -128,11 +129,16 @@ class FakeEntryPoint:
 @pytest.fixture
 def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> list[FakeEntryPoint]:
     eps: list[FakeEntryPoint] = []
-    monkeypatch.setattr("importlib.metadata.entry_points", lambda group=None: list(eps) if group == "flavorkit" else [])
+    monkeypatch.setattr(
+        "importlib.metadata.entry_points",
+        lambda group=None: list(eps) if group == "flavorkit" else [],
+    )
     return eps
 
 
-def test_discovery_broken_plugin_reported_and_others_work(fake_entry_points: list[FakeEntryPoint], tmp_path: Path) -> None:
+def test_discovery_broken_plugin_reported_and_others_work(
+    fake_entry_points: list[FakeEntryPoint], tmp_path: Path
+) -> None:
     fake_entry_points.append(FakeEntryPoint("broken", ImportError("No module named 'frameworkx'")))
     fake_entry_points.append(FakeEntryPoint("good", make_plugin("good", "goodflavor")))
     registry = Registry()
@@ -162,7 +168,9 @@ def test_discovery_is_lazy(fake_entry_points: list[FakeEntryPoint]) -> None:
     assert loaded == ["lazy"]
 
 
-def test_discovery_disable_env(fake_entry_points: list[FakeEntryPoint], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_discovery_disable_env(
+    fake_entry_points: list[FakeEntryPoint], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_entry_points.append(FakeEntryPoint("off", make_plugin("off", "offflavor")))
     monkeypatch.setenv("FLAVORKIT_DISABLE_PLUGINS", "other, off")
     registry = Registry()
@@ -173,7 +181,9 @@ def test_discovery_disable_env(fake_entry_points: list[FakeEntryPoint], monkeypa
         registry.owner("off")
 
 
-def test_cli_flavors_lists_rows_and_errors(fake_entry_points: list[FakeEntryPoint], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_flavors_lists_rows_and_errors(
+    fake_entry_points: list[FakeEntryPoint], capsys: pytest.CaptureFixture[str]
+) -> None:
     fake_entry_points.append(FakeEntryPoint("broken", ImportError("nope")))
     with use_registry(Registry()):
         assert cli_main(["flavors"]) == 0
@@ -192,5 +202,7 @@ def test_list_flavors_uses_process_registry(registry: Registry) -> None:
 
 def test_registry_persist_without_claimant_is_clear(registry: Registry, tmp_path: Path) -> None:
     registry.register(make_plugin("one", "alpha"), name="one")
-    with pytest.raises(PluginError, match=r"no installed plugin recognises a model of type builtins.int.*alpha"):
+    with pytest.raises(
+        PluginError, match=r"no installed plugin recognises a model of type builtins.int.*alpha"
+    ):
         registry.persist(3, tmp_path, None, {}, None, None)

@@ -5,10 +5,31 @@ from __future__ import annotations
 import flavorkit
 
 EXPECTED = [
-    "AnyType", "Array", "ColSpec", "DataType", "FlavorInfo", "Map", "Model", "ModelSignature",
-    "Object", "ParamSchema", "ParamSpec", "Property", "PyFuncModel", "PythonModel",
-    "PythonModelContext", "Schema", "SchemaEnforcementError", "TensorSpec", "__version__",
-    "hookimpl", "infer_signature", "list_flavors", "load_model", "load_native", "save_model",
+    "AnyType",
+    "Array",
+    "ColSpec",
+    "DataType",
+    "FlavorInfo",
+    "Map",
+    "Model",
+    "ModelSignature",
+    "Object",
+    "ParamSchema",
+    "ParamSpec",
+    "Property",
+    "PyFuncModel",
+    "PythonModel",
+    "PythonModelContext",
+    "Schema",
+    "SchemaEnforcementError",
+    "TensorSpec",
+    "__version__",
+    "hookimpl",
+    "infer_signature",
+    "list_flavors",
+    "load_model",
+    "load_native",
+    "save_model",
 ]
 
 

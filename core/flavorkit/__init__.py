@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from flavorkit.hookspecs import hookimpl
+from flavorkit.hookspecs import hookimpl as hookimpl
 
 __version__ = "0.1.0"
 

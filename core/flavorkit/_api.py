@@ -284,8 +284,9 @@ def _check_example(example: Any, signature: Any) -> None:
 def _pyfunc_flavor(manifest: Model, registry: Registry) -> str:
     if PYFUNC not in manifest.flavors:
         raise PluginError(
-            f"model {manifest._path} has no {PYFUNC!r} flavor, so it cannot be loaded through pyfunc; "
-            f"load it with load_native(uri, flavor=...) (flavors: {', '.join(sorted(manifest.flavors))})"
+            f"model {manifest._path} has no {PYFUNC!r} flavor, so it cannot be loaded "
+            "through pyfunc; load it with load_native(uri, flavor=...) "
+            f"(flavors: {', '.join(sorted(manifest.flavors))})"
         )
     for name in manifest.flavors:
         if name != PYFUNC and registry.owns(name):

@@ -55,7 +55,10 @@ class PythonModel:
 
 @dataclass
 class PythonModelContext:
-    """What a ``PythonModel`` gets at load time: ``artifacts`` (name -> local path) and ``model_config``."""
+    """What a ``PythonModel`` gets at load time.
+
+    ``artifacts`` maps names to local paths; ``model_config`` is the merged config.
+    """
 
     artifacts: dict[str, str] = field(default_factory=dict)
     model_config: dict[str, Any] = field(default_factory=dict)
@@ -90,7 +93,8 @@ def flavorkit_persist(
     if flavor not in (None, FLAVOR) or not _is_custom(model):
         if flavor == FLAVOR:
             raise TypeError(
-                f"flavor {FLAVOR!r} saves flavorkit.PythonModel subclasses, got {type(model).__name__}"
+                f"flavor {FLAVOR!r} saves flavorkit.PythonModel subclasses, "
+                f"got {type(model).__name__}"
             )
         return None
     artifacts = _copy_artifacts(path, options.pop("artifacts", None) or {})
@@ -178,9 +182,8 @@ def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[
             )
         import cloudpickle
 
-        with _code_on_path(path, conf):
-            with open(path / file, "rb") as fh:
-                model = cloudpickle.load(fh)
+        with _code_on_path(path, conf), open(path / file, "rb") as fh:
+            model = cloudpickle.load(fh)
     artifacts = {
         name: str(path / entry["path"]) for name, entry in (conf.get("artifacts") or {}).items()
     }

@@ -162,7 +162,7 @@ def _cast_columns(frame: Any, schema: Schema) -> Any:
 
     nullable_ints = {DataType.integer: "Int32", DataType.long: "Int64"}
     names = schema.input_names() if schema.has_input_names() else list(range(len(schema.inputs)))
-    for name, spec in zip(names, schema.inputs):
+    for name, spec in zip(names, schema.inputs, strict=True):
         column = name if schema.has_input_names() else frame.columns[name]
         if column not in frame.columns or not isinstance(spec.type, DataType):
             continue

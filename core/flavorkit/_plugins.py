@@ -250,7 +250,8 @@ class Registry:
                 )
         if not isinstance(result, dict) or not isinstance(result.get("flavor"), str):
             raise PluginError(
-                f"flavorkit_persist returned {type(result).__name__}; expected a dict with a 'flavor' name"
+                f"flavorkit_persist returned {type(result).__name__}; "
+                "expected a dict with a 'flavor' name"
             )
         self.owner(result["flavor"])
         return result

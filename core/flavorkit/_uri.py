@@ -52,7 +52,8 @@ def resolve_uri(uri: str | os.PathLike[str]) -> Path:
             except KeyError:
                 known = ", ".join(sorted(_resolvers))
                 raise FlavorkitError(
-                    f"unsupported model URI scheme {scheme!r} in {uri!r} (supported: local paths, {known})"
+                    f"unsupported model URI scheme {scheme!r} in {uri!r} "
+                    f"(supported: local paths, {known})"
                 ) from None
             path = resolver(uri)
         else:

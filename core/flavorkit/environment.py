@@ -39,7 +39,7 @@ def installed_version(distribution: str) -> str | None:
 
 
 def pin(distribution: str) -> str:
-    """``name==version`` for an installed distribution (local label dropped); bare name otherwise."""
+    """``name==version`` of an installed distribution, local label dropped; else the bare name."""
     found = installed_version(distribution)
     return f"{distribution}=={_public(found)}" if found else distribution
 
@@ -101,7 +101,7 @@ def _tool_pin(name: str) -> str:
 
 
 def write_environment(path: Path, requirements: list[str]) -> None:
-    """Write ``requirements.txt``, ``python_env.yaml`` and ``conda.yaml`` into the folder ``path``."""
+    """Write ``requirements.txt``, ``python_env.yaml`` and ``conda.yaml`` into ``path``."""
     import yaml
 
     python = ".".join(map(str, sys.version_info[:3]))
@@ -138,7 +138,7 @@ def read_requirements(path: Path) -> list[str]:
 
 
 def mismatches(requirements: Iterable[str]) -> list[tuple[str, str, str | None]]:
-    """``(name, recorded, installed)`` for each ``name==version`` pin the environment does not match."""
+    """``(name, recorded, installed)`` for each ``name==version`` pin this environment misses."""
     from packaging.requirements import InvalidRequirement, Requirement
 
     out = []
@@ -158,7 +158,7 @@ def mismatches(requirements: Iterable[str]) -> list[tuple[str, str, str | None]]
 
 
 def warn_mismatches(path: Path, conf: dict[str, Any] | None = None) -> None:
-    """Warn once, naming each recorded package whose installed version differs, and the Python version."""
+    """Warn once, naming each recorded package (and Python) whose installed version differs."""
     from flavorkit.exceptions import EnvironmentMismatchWarning
 
     problems = [

@@ -39,7 +39,7 @@ class MlflowPyfunc:
 
 
 def _model_root(path: str | Path) -> Path:
-    """MLflow passes ``<dir>/<data>`` when a ``data`` key exists; walk up to the folder with MLmodel."""
+    """The folder holding MLmodel: MLflow passes ``<dir>/<data>`` when a ``data`` key exists."""
     current = Path(path).absolute()
     for candidate in (current, *current.parents):
         if (candidate / MLMODEL).is_file():
