@@ -71,9 +71,17 @@ def row(
     mlflow: float | None = None,
     raw: float | None = None,
     note: str = "",
+    *,
+    higher_is_better: bool = False,
 ) -> dict[str, Any]:
-    """One line of the results table; ``ratio`` is MLflow / flavorkit when both exist."""
-    ratio = mlflow / flavorkit if mlflow is not None and flavorkit else None
+    """One line of the results table.
+
+    ``ratio`` is how many times better flavorkit does than MLflow: MLflow /
+    flavorkit for costs (time, memory), flavorkit / MLflow for rates.
+    """
+    ratio = None
+    if mlflow and flavorkit:
+        ratio = flavorkit / mlflow if higher_is_better else mlflow / flavorkit
     return {
         "benchmark": benchmark,
         "metric": metric,
@@ -103,7 +111,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         "flavorkit",
         "mlflow",
         "raw",
-        "mlflow/flavorkit",
+        "flavorkit advantage",
         "note",
     ]
     cells = [header] + [

@@ -1,10 +1,28 @@
-"""The ``flavorkit`` command line."""
+"""The ``flavorkit`` command line: flavors, info, validate, predict, serve."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+PYFUNC = "python_function"
+
+
+def _fail(message: str) -> int:
+    print(f"flavorkit: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
 
 
 def _cmd_flavors(args: argparse.Namespace) -> int:
@@ -13,15 +31,357 @@ def _cmd_flavors(args: argparse.Namespace) -> int:
     rows = [("FLAVOR", "PLUGIN", "DISTRIBUTION", "VERSION", "STATUS")]
     problems = []
     for info in list_flavors():
-        rows.append((info.name, info.plugin, info.distribution or "-", info.version or "-", info.status))
+        rows.append(
+            (info.name, info.plugin, info.distribution or "-", info.version or "-", info.status)
+        )
         if info.error:
             problems.append(f"{info.plugin}: {info.error}")
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print(_table(rows))
     for line in problems:
         print(line, file=sys.stderr)
     return 0
+
+
+# -- info ------------------------------------------------------------------------
+
+
+def _indent(text: str, by: str = "  ") -> str:
+    return "\n".join(by + line for line in text.splitlines())
+
+
+def _short(value: Any, limit: int = 400) -> str:
+    text = json.dumps(value, separators=(", ", ": "))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from flavorkit import environment
+    from flavorkit._manifest import Model
+    from flavorkit._uri import resolve_uri
+    from flavorkit.exceptions import FlavorkitError
+
+    try:
+        path = resolve_uri(args.model)
+        manifest = Model.load(path)
+        signature = manifest.signature
+    except (FlavorkitError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    print(f"model:    {path}")
+    print(f"uuid:     {manifest.model_uuid}")
+    print(f"created:  {manifest.utc_time_created}")
+    if manifest.model_size_bytes is not None:
+        print(f"size:     {manifest.model_size_bytes} bytes")
+    print("flavors:")
+    for name, section in manifest.flavors.items():
+        keys = ", ".join(
+            f"{k}={v}" for k, v in section.items() if isinstance(v, (str, int, float, bool))
+        )
+        print(f"  {name}: {keys}" if keys else f"  {name}")
+    print("signature:")
+    print(
+        _indent(signature.to_table())
+        if signature is not None
+        else "  none (inputs are not checked)"
+    )
+    pyfunc = manifest.flavors.get(PYFUNC) or {}
+    print("environment:")
+    print(f"  python: {pyfunc.get('python_version', 'not recorded')}")
+    requirements = environment.read_requirements(path)
+    print("  requirements:" + ("" if requirements else " none recorded"))
+    for line in requirements:
+        print(f"    {line}")
+    for name, recorded, found in environment.mismatches(requirements):
+        print(f"  note: {name} is {found or 'not installed'} here (recorded {recorded})")
+    info = manifest.saved_input_example_info
+    if not info:
+        print("input example: none")
+        return 0
+    file = path / info.get("serving_input_path", "serving_input_example.json")
+    if not file.is_file():
+        file = path / info.get("artifact_path", "input_example.json")
+    print(f"input example ({info.get('type', '?')}, {file.name}):")
+    try:
+        print(_indent(_short(json.loads(file.read_text(encoding="utf-8")))))
+    except (OSError, ValueError) as exc:
+        print(f"  unreadable: {exc}")
+    return 0
+
+
+# -- validate --------------------------------------------------------------------
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from flavorkit._uri import resolve_uri
+
+    try:
+        path = resolve_uri(args.model)
+    except Exception as exc:
+        return _fail(str(exc))
+    problems, notes = validate_model(path)
+    for note in notes:
+        print(f"note: {note}")
+    if problems:
+        print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(f"{path}: ok")
+    return 0
+
+
+def validate_model(path: Path) -> tuple[list[str], list[str]]:
+    """Check a model folder without loading the model: ``(problems, notes)``.
+
+    Problems: the manifest, files it names, the signature, the environment
+    files and the input example against the signature. Notes: what differs
+    in this environment (missing plugins, other package versions).
+    """
+    from flavorkit._manifest import _PATH_KEYS, Model
+    from flavorkit.exceptions import FlavorkitError
+
+    try:
+        manifest = Model.load(path)
+    except FlavorkitError as exc:
+        return [str(exc)], []
+    problems: list[str] = []
+    for name, section in manifest.flavors.items():
+        for key, value in section.items():
+            if key in _PATH_KEYS and isinstance(value, str) and not (path / value).exists():
+                problems.append(
+                    f"flavors.{name}.{key}: {value!r} does not exist in the model folder"
+                )
+        for art, entry in (section.get("artifacts") or {}).items():
+            if not (path / entry["path"]).exists():
+                problems.append(f"flavors.{name}.artifacts.{art}: {entry['path']!r} does not exist")
+    try:
+        signature = manifest.signature
+    except FlavorkitError as exc:
+        problems.append(str(exc))
+        signature = None
+    problems += _environment_problems(path, manifest.flavors.get(PYFUNC))
+    problems += _example_problems(path, manifest, signature)
+    return problems, _notes(path, manifest)
+
+
+def _environment_problems(path: Path, pyfunc: dict[str, Any] | None) -> list[str]:
+    import yaml
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if pyfunc is None:
+        return []
+    problems = []
+    env = pyfunc.get("env")
+    files = list(env.values()) if isinstance(env, dict) else [env] if isinstance(env, str) else []
+    for name in files:
+        file = path / name
+        if not file.is_file():
+            problems.append(f"environment: {name} is named in MLmodel but missing")
+            continue
+        try:
+            yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            problems.append(f"environment: {name} is not valid YAML")
+    req = path / "requirements.txt"
+    if not req.is_file():
+        problems.append("environment: requirements.txt is missing")
+        return problems
+    for n, line in enumerate(req.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        try:
+            Requirement(line)
+        except InvalidRequirement:
+            problems.append(f"environment: requirements.txt line {n} is not a valid requirement")
+    return problems
+
+
+def _example_problems(path: Path, manifest: Any, signature: Any) -> list[str]:
+    from flavorkit import _example
+    from flavorkit.exceptions import FlavorkitError
+
+    info = manifest.saved_input_example_info
+    if not info:
+        return []
+    problems = [
+        f"saved_input_example_info.{key}: {info[key]!r} does not exist"
+        for key in ("artifact_path", "serving_input_path")
+        if key in info and not (path / info[key]).is_file()
+    ]
+    if problems or signature is None or signature.inputs is None:
+        return problems
+    import warnings
+
+    from flavorkit._enforce import enforce_params, enforce_schema
+
+    try:
+        data, params = _example.read(path, info, signature.inputs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            enforce_schema(data, signature.inputs)
+            if params is not None:
+                enforce_params(params, signature.params)
+    except (FlavorkitError, ValueError, TypeError) as exc:
+        problems.append(f"input example does not match the signature: {exc}")
+    return problems
+
+
+def _notes(path: Path, manifest: Any) -> list[str]:
+    from flavorkit import environment
+    from flavorkit._plugins import get_registry
+
+    registry = get_registry()
+    notes = [
+        f"no installed plugin owns flavor {name!r}; install its plugin to load it here"
+        for name in manifest.flavors
+        if name != PYFUNC and not registry.owns(name)
+    ]
+    notes += [
+        f"{name} is {found or 'not installed'} here (the model recorded {recorded})"
+        for name, recorded, found in environment.mismatches(environment.read_requirements(path))
+    ]
+    return notes
+
+
+# -- predict ---------------------------------------------------------------------
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from flavorkit import _batch
+    from flavorkit._api import load_model
+    from flavorkit.exceptions import FlavorkitError
+
+    params = None
+    if args.params:
+        try:
+            params = json.loads(args.params)
+        except ValueError:
+            return _fail("--params must be a JSON object")
+        if not isinstance(params, dict):
+            return _fail("--params must be a JSON object")
+    show = not args.quiet and sys.stderr.isatty()
+    try:
+        model = load_model(args.model, allow_unsafe=args.allow_unsafe or None)
+        result = _batch.predict_file(
+            model,
+            args.input,
+            args.output,
+            input_format=args.input_format,
+            output_format=args.output_format,
+            chunk_rows=args.chunk_size,
+            params=params,
+            keep=args.keep or (),
+            progress=show,
+        )
+    except (FlavorkitError, FileNotFoundError, ValueError) as exc:
+        return _fail(str(exc))
+    if result.ignored_columns:
+        print(
+            f"note: input columns not in the signature were left out: {result.ignored_columns}",
+            file=sys.stderr,
+        )
+    if show:
+        print(
+            f"{result.rows_in} rows -> {result.rows_out} predictions in {result.seconds:.1f} s",
+            file=sys.stderr,
+        )
+    return 0
+
+
+# -- serve -----------------------------------------------------------------------
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from flavorkit.server import ServerConfig, check, serve
+
+    config = ServerConfig(
+        model_uri=args.model,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        max_batch_size=args.max_batch_size,
+        max_batch_delay_ms=args.max_batch_delay_ms,
+        max_body_bytes=args.max_body_size,
+        request_timeout_s=args.timeout,
+        debug=args.debug,
+        allow_unsafe=args.allow_unsafe or None,
+        access_log=args.access_log,
+        log_level=args.log_level,
+    )
+    if args.check:
+        passed, summary = check(config)
+        print(f"{args.model}: {summary}", file=sys.stdout if passed else sys.stderr)
+        return 0 if passed else 1
+    try:
+        return serve(config, env_manager=args.env_manager)
+    except Exception as exc:  # the environment could not be built; the server never started
+        return _fail(f"{type(exc).__name__}: {exc}")
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def _add_serve(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="serve a model over HTTP (MLflow's scoring protocol)")
+    serve.add_argument("model", help="model folder or URI")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("-p", "--port", type=int, default=5000, help="port (default 5000)")
+    serve.add_argument(
+        "-w", "--workers", type=_positive(int), default=1, help="worker processes (default 1)"
+    )
+    serve.add_argument(
+        "--max-batch-size",
+        type=_positive(int),
+        default=64,
+        help="rows per joined predict call; 1 turns micro-batching off (default 64)",
+    )
+    serve.add_argument(
+        "--max-batch-delay-ms",
+        type=float,
+        default=2.0,
+        help="longest wait for requests still arriving before a batch goes (default 2)",
+    )
+    serve.add_argument(
+        "--max-body-size",
+        type=_positive(int),
+        default=64 * 1024 * 1024,
+        help="largest request body in bytes; larger ones get 413 (default 64 MiB)",
+    )
+    serve.add_argument(
+        "--timeout",
+        type=_positive(float),
+        default=60.0,
+        help="seconds a request may take before it gets 504 (default 60)",
+    )
+    serve.add_argument(
+        "--env-manager",
+        choices=["local", "virtualenv"],
+        default="local",
+        help="local: this environment; virtualenv: build one from the model's files (cached)",
+    )
+    serve.add_argument(
+        "--check",
+        action="store_true",
+        help="load the model, predict on its input example, and exit (non-zero on failure)",
+    )
+    serve.add_argument(
+        "--debug", action="store_true", help="send stack traces to clients with errors"
+    )
+    serve.add_argument(
+        "--allow-unsafe", action="store_true", help="allow formats that run code when loaded"
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.set_defaults(func=_cmd_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +393,55 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     flavors = sub.add_parser("flavors", help="list installed flavors and broken plugins")
     flavors.set_defaults(func=_cmd_flavors)
+
+    info = sub.add_parser(
+        "info", help="show a model's flavors, signature, environment and input example"
+    )
+    info.add_argument("model", help="model folder or URI")
+    info.set_defaults(func=_cmd_info)
+
+    validate = sub.add_parser(
+        "validate", help="check a model folder; non-zero exit with the problems"
+    )
+    validate.add_argument("model", help="model folder or URI")
+    validate.set_defaults(func=_cmd_validate)
+
+    predict = sub.add_parser("predict", help="score a CSV, JSON or Parquet file in chunks")
+    predict.add_argument("model", help="model folder or URI")
+    predict.add_argument(
+        "-i", "--input", required=True, help="input file, or - for stdin (CSV, JSON)"
+    )
+    predict.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
+    predict.add_argument(
+        "--input-format",
+        choices=["csv", "json", "jsonl", "parquet"],
+        help="default: from the input's suffix",
+    )
+    predict.add_argument(
+        "--output-format",
+        choices=["csv", "json", "jsonl", "parquet"],
+        help="default: from the output's suffix",
+    )
+    predict.add_argument(
+        "--chunk-size",
+        type=_positive(int),
+        default=10_000,
+        help="rows per chunk; bounds the memory used (default 10000)",
+    )
+    predict.add_argument(
+        "--keep",
+        action="append",
+        metavar="COLUMN",
+        help="copy an input column (e.g. an id) next to the predictions; repeatable",
+    )
+    predict.add_argument("--params", help="inference params as a JSON object")
+    predict.add_argument(
+        "--allow-unsafe", action="store_true", help="allow formats that run code when loaded"
+    )
+    predict.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    predict.set_defaults(func=_cmd_predict)
+
+    _add_serve(sub)
     return parser
 
 

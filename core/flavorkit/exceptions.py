@@ -56,6 +56,21 @@ class SchemaEnforcementError(FlavorkitError, ValueError):
         self.actual = actual
 
 
+class PayloadError(FlavorkitError, ValueError):
+    """A request body or input file is malformed (not the model's data being of a wrong type).
+
+    ``field`` names the part of the payload that is wrong (a key, ``"body"``).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class EnvironmentBuildError(FlavorkitError, RuntimeError):
+    """A model's environment could not be created (no matching Python, pip failed)."""
+
+
 class PluginError(FlavorkitError, LookupError):
     """No installed plugin owns a flavor, or the plugin that does is broken."""
 

@@ -1,0 +1,53 @@
+"""``ServerConfig``: every knob of the scoring server, passed to worker processes as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CONFIG_ENV = "FLAVORKIT_SERVER_CONFIG"
+
+
+@dataclass
+class ServerConfig:
+    """Settings of one ``flavorkit serve`` run.
+
+    ``max_batch_size`` is in rows: concurrent table requests are joined
+    until they hold that many (1 turns micro-batching off).
+    ``max_batch_delay_ms`` is the longest a batch waits for requests that
+    are still arriving; with none arriving it goes at once.
+    """
+
+    model_uri: str
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 1
+    max_batch_size: int = 64
+    max_batch_delay_ms: float = 2.0
+    max_body_bytes: int = 64 * 1024 * 1024
+    request_timeout_s: float = 60.0
+    debug: bool = False
+    allow_unsafe: bool | None = None
+    model_config: dict[str, Any] = field(default_factory=dict)
+    access_log: bool = False
+    log_level: str = "info"
+
+    def to_env(self) -> str:
+        """JSON for ``FLAVORKIT_SERVER_CONFIG``, read back by each worker."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> ServerConfig:
+        """Read the config a parent process put in ``FLAVORKIT_SERVER_CONFIG``.
+
+        Raises ``RuntimeError`` when the variable is missing (the worker was
+        not started by ``flavorkit serve``).
+        """
+        text = os.environ.get(CONFIG_ENV)
+        if not text:
+            raise RuntimeError(
+                f"{CONFIG_ENV} is not set; start the server with `flavorkit serve MODEL`"
+            )
+        return cls(**json.loads(text))

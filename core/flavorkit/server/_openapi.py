@@ -1,0 +1,349 @@
+"""The OpenAPI document of a served model, generated from its signature, and the Swagger UI page.
+
+Each payload form (``dataframe_split``, ``dataframe_records``, ``instances``,
+``inputs``) gets its own request schema; the saved serving input example is
+the request example. Swagger UI's assets come from the ``swagger-ui-bundle``
+package, so ``/docs`` works without internet access.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from flavorkit._schema import AnyType, Array, ColSpec, DataType, Map, Object, Schema, TensorSpec
+
+if TYPE_CHECKING:
+    from flavorkit._pyfunc import PyFuncModel
+
+_SCALARS: dict[DataType, dict[str, Any]] = {
+    DataType.boolean: {"type": "boolean"},
+    DataType.integer: {"type": "integer", "format": "int32"},
+    DataType.long: {"type": "integer", "format": "int64"},
+    DataType.float: {"type": "number", "format": "float"},
+    DataType.double: {"type": "number", "format": "double"},
+    DataType.string: {"type": "string"},
+    DataType.binary: {"type": "string", "format": "byte", "description": "base64"},
+    DataType.datetime: {
+        "type": "string",
+        "format": "date-time",
+        "description": "ISO 8601, no offset",
+    },
+}
+_ERROR = {
+    "type": "object",
+    "required": ["error_code", "message"],
+    "properties": {"error_code": {"type": "string"}, "message": {"type": "string"}},
+}
+
+
+def type_schema(t: Any) -> dict[str, Any]:
+    """JSON Schema (OpenAPI 3.0 dialect) of one value of signature type ``t``."""
+    if isinstance(t, DataType):
+        return dict(_SCALARS[t])
+    if isinstance(t, Array):
+        return {"type": "array", "items": type_schema(t.dtype)}
+    if isinstance(t, Object):
+        out: dict[str, Any] = {
+            "type": "object",
+            "properties": {p.name: type_schema(p.dtype) for p in t.properties},
+            "additionalProperties": False,
+        }
+        required = [p.name for p in t.properties if p.required]
+        if required:
+            out["required"] = required
+        return out
+    if isinstance(t, Map):
+        return {"type": "object", "additionalProperties": type_schema(t.value_type)}
+    if isinstance(t, AnyType):
+        return {}
+    return {}
+
+
+def _cell(spec: ColSpec) -> dict[str, Any]:
+    schema = type_schema(spec.type)
+    if not spec.required:
+        schema["nullable"] = True
+    return schema
+
+
+def _tensor_schema(spec: TensorSpec) -> dict[str, Any]:
+    """Nested arrays, one level per dimension after the first (the rows)."""
+    dtype = spec.type
+    kind = dtype.kind
+    item: dict[str, Any] = (
+        {"type": "boolean"}
+        if kind == "b"
+        else {"type": "integer"}
+        if kind in "iu"
+        else {"type": "number"}
+        if kind == "f"
+        else {"type": "string"}
+        if kind in "USM"
+        else {}
+    )
+    for dim in reversed(spec.shape[1:]):
+        item = {"type": "array", "items": item}
+        if dim != -1:
+            item["minItems"] = item["maxItems"] = dim
+    return item
+
+
+def _forms(schema: Schema | None) -> dict[str, dict[str, Any]]:
+    """One request body schema per payload form."""
+    if schema is None:
+        anything: dict[str, Any] = {}
+        split = {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "data": {"type": "array", "items": {"type": "array", "items": anything}},
+                "index": {"type": "array"},
+            },
+            "additionalProperties": False,
+        }
+        records = {"type": "array", "items": {"type": "object"}}
+        return {
+            "dataframe_split": split,
+            "dataframe_records": records,
+            "instances": {"type": "array"},
+            "inputs": anything,
+        }
+    if schema.is_tensor_spec():
+        if schema.has_input_names():
+            columns = {
+                str(s.name): {"type": "array", "items": _tensor_schema(s)} for s in schema.inputs
+            }
+            instance = {
+                "type": "object",
+                "properties": {str(s.name): _tensor_schema(s) for s in schema.inputs},
+                "required": [str(s.name) for s in schema.inputs],
+            }
+            inputs: dict[str, Any] = {
+                "type": "object",
+                "properties": columns,
+                "required": list(columns),
+            }
+            instances: dict[str, Any] = {"type": "array", "items": instance}
+        else:
+            inputs = {"type": "array", "items": _tensor_schema(schema.inputs[0])}
+            instances = inputs
+        return {"instances": instances, "inputs": inputs}
+    specs: list[ColSpec] = list(schema.inputs)  # type: ignore[arg-type]
+    named = schema.has_input_names()
+    cells = _distinct([_cell(s) for s in specs])
+    cell = cells[0] if len(cells) == 1 else {"anyOf": cells}
+    split: dict[str, Any] = {
+        "type": "object",
+        "required": ["columns", "data"] if named else ["data"],
+        "properties": {
+            "data": {
+                "type": "array",
+                "items": {"type": "array", "items": cell, "minItems": len(specs)},
+            },
+            "index": {"type": "array"},
+        },
+        "additionalProperties": False,
+    }
+    if named:
+        split["properties"]["columns"] = {
+            "type": "array",
+            "items": {"type": "string", "enum": [str(s.name) for s in specs]},
+        }
+        record = {
+            "type": "object",
+            "properties": {str(s.name): _cell(s) for s in specs},
+            "required": [str(s.name) for s in specs if s.required],
+        }
+        columns = {
+            "type": "object",
+            "properties": {str(s.name): {"type": "array", "items": _cell(s)} for s in specs},
+        }
+        records = {"type": "array", "items": record}
+        return {
+            "dataframe_split": split,
+            "dataframe_records": records,
+            "instances": records,
+            "inputs": {"oneOf": [records, columns]},
+        }
+    rows = {"type": "array", "items": {"type": "array", "items": cell}}
+    return {"dataframe_split": split, "instances": rows, "inputs": rows}
+
+
+def _distinct(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for item in items:
+        seen.setdefault(json.dumps(item, sort_keys=True), item)
+    return list(seen.values())
+
+
+def _params_schema(model: PyFuncModel) -> dict[str, Any] | None:
+    signature = model.signature
+    if signature is None or not signature.params:
+        return None
+    props = {}
+    for p in signature.params:
+        one = type_schema(p.dtype)
+        if p.shape is not None:
+            one = {"type": "array", "items": one}
+        if p.default is not None:
+            from flavorkit._example import to_jsonable
+
+            one["default"] = to_jsonable(p.default)
+        props[p.name] = one
+    return {"type": "object", "properties": props, "additionalProperties": False}
+
+
+def _output_schema(model: PyFuncModel) -> dict[str, Any]:
+    signature = model.signature
+    outputs = signature.outputs if signature is not None else None
+    predictions: dict[str, Any] = {"type": "array"}
+    if outputs is not None and not outputs.is_tensor_spec():
+        specs = list(outputs.inputs)
+        if len(specs) == 1 and specs[0].name is None:
+            predictions = {"type": "array", "items": _cell(specs[0])}  # type: ignore[arg-type]
+        else:
+            predictions = {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        str(s.name if s.name is not None else i): _cell(s)
+                        for i, s in enumerate(specs)  # type: ignore[arg-type]
+                    },
+                },
+            }
+    return {
+        "type": "object",
+        "required": ["predictions"],
+        "properties": {"predictions": predictions},
+    }
+
+
+def _example(model: PyFuncModel) -> Any:
+    info = model.metadata.saved_input_example_info or {}
+    file = model.path / info.get("serving_input_path", "serving_input_example.json")
+    if not info or not file.is_file():
+        return None
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+
+
+def openapi_document(model: PyFuncModel, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.0 document for ``model``: called once when the server starts."""
+    params = _params_schema(model)
+    components: dict[str, Any] = {"Error": _ERROR, "Predictions": _output_schema(model)}
+    refs = []
+    for form, body in _forms(
+        model.signature.inputs if model.signature is not None else None
+    ).items():
+        name = "".join(part.title() for part in form.split("_")) + "Request"
+        props: dict[str, Any] = {form: body}
+        if params is not None:
+            props["params"] = params
+        components[name] = {
+            "type": "object",
+            "required": [form],
+            "properties": props,
+            "additionalProperties": False,
+        }
+        refs.append({"$ref": f"#/components/schemas/{name}"})
+    json_body: dict[str, Any] = {"schema": {"oneOf": refs}}
+    example = _example(model)
+    if example is not None:
+        json_body["example"] = example
+
+    def error(description: str) -> dict[str, Any]:
+        return {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+
+    health = {"200": {"description": "the model is loaded and passed its self-test"}}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": f"flavorkit model server: {model.path.name}",
+            "version": version,
+            "description": (
+                f"Serves the {model.flavor} model at {model.path} "
+                "through MLflow's scoring protocol."
+            ),
+        },
+        "paths": {
+            "/invocations": {
+                "post": {
+                    "summary": "Predict",
+                    "operationId": "invocations",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": json_body,
+                            "text/csv": {
+                                "schema": {"type": "string", "description": "CSV with a header row"}
+                            },
+                            "application/vnd.apache.parquet": {
+                                "schema": {"type": "string", "format": "binary"}
+                            },
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "predictions",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Predictions"}
+                                }
+                            },
+                        },
+                        "400": error("malformed body, or data that does not match the signature"),
+                        "413": error("body over the server's size limit"),
+                        "415": error("unsupported content type"),
+                        "500": error("the model failed to predict"),
+                    },
+                }
+            },
+            "/ping": {"get": {"summary": "Liveness", "operationId": "ping", "responses": health}},
+            "/health": {
+                "get": {"summary": "Liveness", "operationId": "health", "responses": health}
+            },
+            "/version": {
+                "get": {
+                    "summary": "flavorkit version",
+                    "operationId": "version",
+                    "responses": {"200": {"description": "the version string"}},
+                }
+            },
+        },
+        "components": {"schemas": components},
+    }
+
+
+def swagger_assets() -> str:
+    """The folder holding Swagger UI's JavaScript and CSS (from ``swagger-ui-bundle``)."""
+    import swagger_ui_bundle
+
+    return str(swagger_ui_bundle.swagger_ui_path)
+
+
+def swagger_html(openapi_url: str = "openapi.json") -> str:
+    """The ``/docs`` page: Swagger UI reading ``openapi_url``, its assets under ``/docs/assets``."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>flavorkit model server</title>
+  <link rel="stylesheet" href="docs/assets/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="docs/assets/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({{url: {json.dumps(openapi_url)}, dom_id: "#swagger-ui"}});
+  </script>
+</body>
+</html>
+"""

@@ -1,0 +1,108 @@
+"""Starting the server: uvicorn with N workers, the self-test check, the env manager."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import sys
+from pathlib import Path
+
+from flavorkit.server._config import CONFIG_ENV, ServerConfig
+
+ENV_MANAGERS = ("local", "virtualenv")
+APP_FACTORY = "flavorkit.server._app:app_from_env"
+
+
+def log_config(level: str) -> dict[str, object]:
+    """uvicorn's logging setup plus the ``flavorkit`` logger on the same handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["flavorkit"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
+def check(config: ServerConfig) -> tuple[bool, str]:
+    """Load the model and predict on its saved input example, as the server does at startup.
+
+    Returns ``(passed, summary)``; never raises for a model problem. Used by
+    ``flavorkit serve --check`` and before starting several workers.
+    """
+    from flavorkit._api import load_model
+    from flavorkit.server._scorer import Scorer
+
+    try:
+        model = load_model(
+            config.model_uri,
+            allow_unsafe=config.allow_unsafe,
+            model_config=config.model_config or None,
+        )
+        return True, Scorer(model).self_test()
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def serve(config: ServerConfig, *, env_manager: str = "local") -> int:
+    """Serve ``config.model_uri`` until SIGTERM/SIGINT; returns the exit status.
+
+    ``env_manager="virtualenv"`` builds (or reuses) the model's environment
+    and replaces this process with a server running inside it. SIGTERM stops
+    accepting connections and lets in-flight requests finish. A model that
+    fails to load or to predict on its input example stops the start with a
+    non-zero status.
+    """
+    if env_manager not in ENV_MANAGERS:
+        raise ValueError(f"env_manager must be one of {ENV_MANAGERS}, got {env_manager!r}")
+    logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s:     %(message)s")
+    if env_manager == "virtualenv":
+        return _serve_in_env(config)
+    if config.workers > 1:
+        # one check up front: workers that fail their startup would be restarted forever
+        passed, summary = check(config)
+        if not passed:
+            print(f"flavorkit serve: {summary}", file=sys.stderr)
+            return 1
+    import uvicorn
+
+    os.environ[CONFIG_ENV] = config.to_env()
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=config.host,
+        port=config.port,
+        workers=config.workers,
+        log_config=log_config(config.log_level),
+        log_level=config.log_level,
+        access_log=config.access_log,
+        lifespan="on",
+        # in-flight requests get the request timeout to finish after SIGTERM
+        timeout_graceful_shutdown=max(1, int(config.request_timeout_s) + 5),
+    )
+    return 0
+
+
+def _serve_in_env(config: ServerConfig) -> int:
+    from flavorkit._uri import resolve_uri
+    from flavorkit.server._env import ensure_env
+
+    path = resolve_uri(config.model_uri)
+    python = ensure_env(Path(path).absolute())
+    config.model_uri = str(Path(path).absolute())
+    env = dict(os.environ)
+    env[CONFIG_ENV] = config.to_env()
+    logging.getLogger("flavorkit.server").info(
+        "serving from the model's environment %s", Path(python).parent.parent
+    )
+    args = [str(python), "-m", "flavorkit.server"]
+    if os.name == "posix":
+        os.execve(
+            str(python), args, env
+        )  # the server takes this process over: signals reach it directly
+    import subprocess
+
+    return subprocess.call(args, env=env)
