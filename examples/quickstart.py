@@ -1,11 +1,19 @@
-"""Train a model, save it, load it back through pyfunc, predict, and print its MLmodel.
+"""Train a model, save it, load it back through pyfunc, predict, and serve it.
 
-Run with ``make demo``.
+Run with ``make demo``. The serving part starts ``flavorkit serve`` on a free
+loopback port, sends the saved serving example to ``/invocations`` and stops
+the server again.
 """
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import flavorkit
@@ -38,6 +46,49 @@ def main() -> None:
         model.predict(X.drop(columns=["petal width (cm)"]).head(1))
     except flavorkit.SchemaEnforcementError as exc:
         print(f"rejected bad input: {exc}")
+
+    serve(folder)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return bytes(response.read())
+
+
+def serve(folder: Path) -> None:
+    """Serve the model over HTTP and score its saved serving example."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "flavorkit.cli", "serve", str(folder), "--port", str(port)]
+    print(f"\n$ flavorkit serve {folder} --port {port}")
+    server = subprocess.Popen(cmd)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the server self-tests on the input example before /ping answers
+            try:
+                _get(f"{base}/ping")
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the scoring server did not start") from None
+                time.sleep(0.2)
+        body = (folder / "serving_input_example.json").read_bytes()
+        request = urllib.request.Request(
+            f"{base}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            print(f"POST /invocations {body.decode()}")
+            print(f"-> {response.status} {json.loads(response.read())}")
+        print(f"OpenAPI document: {len(_get(f'{base}/openapi.json'))} bytes at {base}/openapi.json")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":
