@@ -645,3 +645,17 @@ def test_enforce_rebuilt_frame_keeps_object_strings() -> None:
     out = enforce_schema(frame, Schema([ColSpec("string", "a"), ColSpec("double", "b")]))
     assert list(out.columns) == ["a", "b"]
     assert out["a"].dtype == object
+
+
+def test_enforce_refuses_empty_objects_missing_required_properties() -> None:
+    schema = Schema(
+        [ColSpec(Object([Property("a", "long")]), "c1", required=False), ColSpec("long", "n")]
+    )
+    frame = pd.DataFrame({"c1": [{"a": 1}, {}], "n": [1, 2]})
+    with pytest.raises(
+        SchemaEnforcementError, match=r"column 'c1', row 1: missing required"
+    ) as info:
+        enforce_schema(frame, schema)
+    assert info.value.field == "c1"
+    ok = pd.DataFrame({"c1": [{"a": 1}, None], "n": [1, 2]})
+    assert enforce_schema(ok, schema)["c1"].tolist() == [{"a": 1}, None]

@@ -122,7 +122,9 @@ def _object_values_checked(
         return False
     values = _non_null(s)
     if allowed is not None:
-        return any(not isinstance(v, allowed) for v in values)
+        # a pandas string column is refused for binary by its dtype, even when all null
+        text_column = t == "binary" and isinstance(s.dtype, pd.StringDtype)
+        return text_column or any(not isinstance(v, allowed) for v in values)
     # a number column: MLflow turns bools (and even empty bytes) in an object column into
     # numbers, flavorkit refuses anything that is not a number
     return (
@@ -203,6 +205,17 @@ def _complex_items_by_value(
     return bool(numeric) and all(_converts_exactly([v], NUMERIC[t]) for t, v in numeric)
 
 
+def _empty_objects_refused(
+    spec: dict[str, Any], s: pd.Series, ours: Verdict, theirs: Verdict
+) -> bool:
+    # MLflow lets an empty dict through an optional object column even when the object has
+    # required properties; flavorkit checks every present cell
+    if spec["type"] != "object" or ours["ok"] or not theirs["ok"]:
+        return False
+    required = [k for k, p in (spec.get("properties") or {}).items() if p.get("required", True)]
+    return bool(required) and any(isinstance(v, dict) and not v for v in s.tolist())
+
+
 COLUMN_RULES = [
     ColumnRule(
         "lossless-numeric-casts",
@@ -251,6 +264,13 @@ COLUMN_RULES = [
         "an ``any`` column passes untouched; MLflow rebuilds it from Python values "
         "(int16 -> int64)",
         _any_column_unchanged,
+    ),
+    ColumnRule(
+        "empty-objects-refused",
+        "39",
+        "an empty dict in an object column whose object has required properties is refused; "
+        "MLflow lets it through an optional column",
+        _empty_objects_refused,
     ),
     ColumnRule(
         "complex-items-by-value",

@@ -87,6 +87,23 @@ DIFFERENCES: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "empty-objects-refused",
+        {
+            "kind": "columns",
+            "schema": json.dumps(
+                [
+                    {
+                        "type": "object",
+                        "properties": {"a": {"type": "long", "required": True}},
+                        "name": "c",
+                        "required": False,
+                    }
+                ]
+            ),
+            "data": pd.DataFrame({"c": pd.Series([{"a": 1}, {}], dtype=object)}),
+        },
+    ),
+    (
         "no-declared-column",
         {
             "kind": "columns",
