@@ -139,22 +139,7 @@ def _write_model(
             + ", ".join(sorted(options))
         )
     name: str = result["flavor"]
-    conf: dict[str, Any] = dict(result.get("conf") or {})
-    pyfunc = result.get("pyfunc")
-    flavors: dict[str, dict[str, Any]] = {}
-    if name != PYFUNC:
-        if code_paths and "code" in conf:
-            conf["code"] = CODE_DIR  # MLflow records the code folder in the flavor section too
-        flavors[name] = conf
-    if pyfunc is not None:
-        section = dict(pyfunc) if name != PYFUNC else {**conf, **pyfunc}
-        section.setdefault(
-            "env", {"conda": environment.CONDA_ENV, "virtualenv": environment.PYTHON_ENV}
-        )
-        section["python_version"] = ".".join(map(str, sys.version_info[:3]))
-        if code_paths:
-            section["code"] = CODE_DIR
-        flavors[PYFUNC] = section
+    flavors = _sections(result, bool(code_paths))
     manifest = Model(flavors, metadata=metadata)
 
     if signature is None and example is not None:
@@ -170,22 +155,65 @@ def _write_model(
         manifest.saved_input_example_info = _example.write(tmp, example, example_params)
 
     manifest.model_size_bytes = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
-    detected = registry.detect_environment(
-        name, model, tmp, conf if name != PYFUNC else flavors[PYFUNC]
+    requirements = _requirements(
+        registry,
+        name,
+        model,
+        tmp,
+        flavors.get(name) or flavors[PYFUNC],
+        pip_requirements,
+        extra_pip_requirements,
     )
-    base = [environment.pin("flavorkit")]
-    owner = registry.owner(name)
-    if owner.distribution and owner.distribution != "flavorkit":
-        base.append(environment.pin(owner.distribution))
-    if pip_requirements is not None:
-        requirements = environment.merge_requirements(base, pip_requirements)
-    else:
-        requirements = environment.merge_requirements(base, sorted(detected, key=str.lower))
-    if extra_pip_requirements:
-        requirements = environment.merge_requirements(requirements, extra_pip_requirements)
     environment.write_environment(tmp, requirements)
     manifest.save(tmp / MLMODEL)
     return manifest
+
+
+def _sections(result: dict[str, Any], has_code: bool) -> dict[str, dict[str, Any]]:
+    """The MLmodel flavor sections: the plugin's own, and python_function completed by the core."""
+    from flavorkit import environment
+
+    name: str = result["flavor"]
+    conf: dict[str, Any] = dict(result.get("conf") or {})
+    pyfunc = result.get("pyfunc")
+    flavors: dict[str, dict[str, Any]] = {}
+    if name != PYFUNC:
+        if has_code and "code" in conf:
+            conf["code"] = CODE_DIR  # MLflow records the code folder in the flavor section too
+        flavors[name] = conf
+    if pyfunc is not None:
+        section = dict(pyfunc) if name != PYFUNC else {**conf, **pyfunc}
+        section.setdefault(
+            "env", {"conda": environment.CONDA_ENV, "virtualenv": environment.PYTHON_ENV}
+        )
+        section["python_version"] = ".".join(map(str, sys.version_info[:3]))
+        if has_code:
+            section["code"] = CODE_DIR
+        flavors[PYFUNC] = section
+    return flavors
+
+
+def _requirements(
+    registry: Registry,
+    flavor: str,
+    model: Any,
+    tmp: Path,
+    conf: dict[str, Any],
+    pip_requirements: Iterable[str] | None,
+    extra_pip_requirements: Iterable[str] | None,
+) -> list[str]:
+    """flavorkit and the plugin pinned first, then the caller's list or what the plugins detect."""
+    from flavorkit import environment
+
+    base = [environment.pin("flavorkit")]
+    owner = registry.owner(flavor)
+    if owner.distribution and owner.distribution != "flavorkit":
+        base.append(environment.pin(owner.distribution))
+    if pip_requirements is not None:  # replaces detection, as in MLflow
+        chosen: Iterable[str] = pip_requirements
+    else:
+        chosen = sorted(registry.detect_environment(flavor, model, tmp, conf), key=str.lower)
+    return environment.merge_requirements(base, chosen, extra_pip_requirements or ())
 
 
 def _copy_code(dest: Path, code_paths: Iterable[str | os.PathLike[str]]) -> None:

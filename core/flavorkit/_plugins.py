@@ -115,7 +115,7 @@ class Registry:
         A plugin that fails pluggy's validation, or whose ``flavorkit_flavors``
         raises, is not registered; it is listed by ``flavors()`` with its error.
         """
-        self._ensure_loaded_for_register()
+        self._ensure_loaded()  # registering by hand first must not skip discovery later
         plugin = _Plugin(name, module, distribution, version)
         try:
             self.pm.register(module, name=name)
@@ -153,11 +153,6 @@ class Registry:
             owned.append(flavor)
         self._callers.clear()
         return owned
-
-    def _ensure_loaded_for_register(self) -> None:
-        # registering by hand first must not skip discovery later
-        if not self._loaded:
-            self._ensure_loaded()
 
     def unregister(self, name: str) -> None:
         """Remove the plugin registered as ``name`` and every flavor it owned."""

@@ -96,10 +96,6 @@ def merge_requirements(*groups: Iterable[str]) -> list[str]:
     return list(merged.values())
 
 
-def _tool_pin(name: str) -> str:
-    return pin(name) if installed_version(name) else name
-
-
 def write_environment(path: Path, requirements: list[str]) -> None:
     """Write ``requirements.txt``, ``python_env.yaml`` and ``conda.yaml`` into ``path``."""
     import yaml
@@ -108,7 +104,7 @@ def write_environment(path: Path, requirements: list[str]) -> None:
     (path / REQUIREMENTS).write_text("".join(f"{r}\n" for r in requirements), encoding="utf-8")
     python_env = {
         "python": python,
-        "build_dependencies": [_tool_pin("pip"), _tool_pin("setuptools"), _tool_pin("wheel")],
+        "build_dependencies": [pin("pip"), pin("setuptools"), pin("wheel")],
         "dependencies": ["-r requirements.txt"],
     }
     (path / PYTHON_ENV).write_text(
