@@ -7,9 +7,7 @@ function needs it.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from flavorkit._lazy import lazy_exports
 from flavorkit.hookspecs import hookimpl as hookimpl
 
 __version__ = "0.1.0"
@@ -44,17 +42,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "__version__", "hookimpl"])
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module_name = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'flavorkit' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module_name), name)
-    if isinstance(value, type) and value.__module__.startswith("flavorkit._"):
-        # tracebacks and reprs say flavorkit.Schema, the name users import
-        value.__module__ = "flavorkit"
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("flavorkit", _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

@@ -32,6 +32,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from flavorkit._lazy import lazy_exports
+
 _CASE = "flavorkit.testing._case"
 _CHECKS = "flavorkit.testing._checks"
 _PACKAGING = "flavorkit.testing._checks_packaging"
@@ -75,19 +77,13 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
+_resolve = lazy_exports("flavorkit.testing", _EXPORTS, globals())
+
+
 def __getattr__(name: str) -> Any:
-    if name == "strategies":
+    if name == "strategies":  # the submodule imports hypothesis: only on request
         return importlib.import_module("flavorkit.testing.strategies")
-    try:
-        module_name = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'flavorkit.testing' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module_name), name)
-    if isinstance(value, type) and value.__module__.startswith("flavorkit.testing._"):
-        # reprs and tracebacks name the import path users write
-        value.__module__ = "flavorkit.testing"
-    globals()[name] = value
-    return value
+    return _resolve(name)
 
 
 def __dir__() -> list[str]:

@@ -1,0 +1,32 @@
+"""Lazy public names for a package's ``__init__``: resolved from their modules on first use."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+
+def lazy_exports(
+    package: str, exports: dict[str, str], namespace: dict[str, Any]
+) -> Callable[[str], Any]:
+    """Return the module ``__getattr__`` that imports ``exports[name]`` when ``name`` is first read.
+
+    ``exports`` maps public names to the modules defining them. Classes from
+    the package's private modules get ``__module__ = package``, so reprs and
+    tracebacks show the import path users write. The value is cached in
+    ``namespace`` (the package's globals) so later reads cost nothing.
+    """
+
+    def __getattr__(name: str) -> Any:
+        try:
+            module_name = exports[name]
+        except KeyError:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+        value = getattr(importlib.import_module(module_name), name)
+        if isinstance(value, type) and value.__module__.startswith(f"{package}._"):
+            value.__module__ = package
+        namespace[name] = value
+        return value
+
+    return __getattr__
