@@ -182,7 +182,8 @@ def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[
             )
         import cloudpickle
 
-        with _code_on_path(path, conf), open(path / file, "rb") as fh:
+        _put_code_on_path(path, conf)
+        with open(path / file, "rb") as fh:
             model = cloudpickle.load(fh)
     artifacts = {
         name: str(path / entry["path"]) for name, entry in (conf.get("artifacts") or {}).items()
@@ -205,19 +206,14 @@ def _bind(model: Any, context: PythonModelContext) -> LoadedPythonModel:
     )
 
 
-class _code_on_path:
-    """Put the folder's ``code`` directory first on ``sys.path`` while loading."""
+def _put_code_on_path(path: Path, conf: dict[str, Any]) -> None:
+    """Put the folder's ``code`` directory first on ``sys.path`` (for the rest of the process).
 
-    def __init__(self, path: Path, conf: dict[str, Any]) -> None:
-        self.dir = str(path / conf["code"]) if conf.get("code") else None
-
-    def __enter__(self) -> None:
-        if self.dir and self.dir not in sys.path:
-            sys.path.insert(0, self.dir)
-
-    def __exit__(self, *exc: object) -> None:
-        # kept on sys.path: classes unpickled or imported from it may import lazily later
-        return None
+    It stays there: classes unpickled or imported from it may import lazily later.
+    """
+    code = str(path / conf["code"]) if conf.get("code") else None
+    if code and code not in sys.path:
+        sys.path.insert(0, code)
 
 
 def _load_reference(path: Path, conf: dict[str, Any], allow_unsafe: bool) -> Any:
@@ -242,8 +238,8 @@ def _load_reference(path: Path, conf: dict[str, Any], allow_unsafe: bool) -> Any
                 path / conf["code"],
                 f"class {record['class']} is only importable from code shipped in the model folder",
             ) from None
-        with _code_on_path(path, conf):
-            module = importlib.import_module(module_name)
+        _put_code_on_path(path, conf)
+        module = importlib.import_module(module_name)
     cls: Any = module
     for part in qualname.split("."):
         cls = getattr(cls, part)
@@ -263,8 +259,8 @@ def _load_foreign(
             "no installed flavorkit plugin owns this model, and its own loader may unpickle "
             "or run code from the folder",
         )
-    with _code_on_path(path, conf):
-        module = importlib.import_module(loader)
+    _put_code_on_path(path, conf)
+    module = importlib.import_module(loader)
     data = path / conf["data"] if conf.get("data") else path
     impl = module._load_pyfunc(str(data), config) if config else module._load_pyfunc(str(data))
     return _bind(impl, PythonModelContext())

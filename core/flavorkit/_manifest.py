@@ -6,6 +6,7 @@ trip, and every problem is a ``ManifestError`` naming the file and the key.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -221,6 +222,7 @@ class Model:
         return f"Model(flavors={sorted(self.flavors)!r}, model_uuid={self.model_uuid!r})"
 
 
+@functools.cache
 def _dumper() -> Any:
     """A safe dumper that writes ``str`` subclasses (``torch.__version__``) as plain strings."""
     import yaml

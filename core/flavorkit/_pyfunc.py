@@ -6,6 +6,10 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# no numpy or pandas at import time: they load when enforcement first needs them
+from flavorkit._enforce import enforce_params, enforce_schema
+from flavorkit.exceptions import SchemaWarning
+
 if TYPE_CHECKING:
     from flavorkit._manifest import Model
     from flavorkit._plugins import Registry
@@ -74,16 +78,10 @@ class PyFuncModel:
         an ndarray, DataFrame, Series, list or dict of arrays.
         """
         if self._inputs is not None:
-            from flavorkit._enforce import enforce_schema
-
             data = enforce_schema(data, self._inputs)
         if self._params is not None:
-            from flavorkit._enforce import enforce_params
-
             params = enforce_params(params, self._params)
         elif params:
-            from flavorkit.exceptions import SchemaWarning
-
             warnings.warn(
                 f"model {self.path} declares no params; ignoring {sorted(params)}",
                 SchemaWarning,
