@@ -63,9 +63,10 @@ def test_cli_validate_lists_every_problem(model: Path, capsys: pytest.CaptureFix
     assert main(["validate", str(model)]) == 1
     err = capsys.readouterr().err
     assert "4 problem(s)" in err
-    assert "flavors.python_function.python_model: 'python_model.json' does not exist" in err
+    assert "key 'flavors.python_function.python_model'" in err
+    assert "'python_model.json' does not exist" in err
     assert "requirements.txt line 2 is not a valid requirement" in err
-    assert "python_env.yaml is not valid YAML" in err
+    assert "python_env.yaml, key 'flavors.python_function.env.virtualenv': is not valid YAML" in err
     assert "input example does not match the signature" in err and "'b'" in err
 
 

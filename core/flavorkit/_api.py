@@ -405,6 +405,8 @@ def _load(
 ) -> Any:
     conf = manifest.flavors[flavor]
     pyfunc_conf = manifest.flavors.get(PYFUNC) or {}
+    if model_config is not None and not isinstance(model_config, dict):
+        raise TypeError(f"model_config must be a dict, got {type(model_config).__name__}")
     config = dict(pyfunc_conf.get("config") or {})
     config.update(model_config or {})
     options = {

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flavorkit._folder import MAX_JSON_BYTES, load_json, model_file, read_text
+from flavorkit._imports import import_object
 from flavorkit.exceptions import ManifestError, PluginError, UnsafeFormatError
 from flavorkit.hookspecs import hookimpl
 
@@ -182,11 +184,17 @@ def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[
             )
         import cloudpickle
 
+        pickled = model_file(path, file, key="flavors.python_function.python_model")
         _put_code_on_path(path, conf)
-        with open(path / file, "rb") as fh:
+        with open(pickled, "rb") as fh:
             model = cloudpickle.load(fh)
     artifacts = {
-        name: str(path / entry["path"]) for name, entry in (conf.get("artifacts") or {}).items()
+        name: str(
+            model_file(
+                path, entry["path"], key=f"flavors.python_function.artifacts.{name}", kind="any"
+            )
+        )
+        for name, entry in (conf.get("artifacts") or {}).items()
     }
     context = PythonModelContext(artifacts, dict(options.get("model_config") or {}))
     model.load_context(context)
@@ -217,35 +225,72 @@ def _put_code_on_path(path: Path, conf: dict[str, Any]) -> None:
 
 
 def _load_reference(path: Path, conf: dict[str, Any], allow_unsafe: bool) -> Any:
-    file = path / conf["python_model"]
+    """Rebuild a model saved by reference: check the class, then restore its JSON state.
+
+    The class must be a ``PythonModel`` subclass (flavorkit's or MLflow's)
+    importable from installed code; it is checked before any object exists,
+    and the state only fills plain attribute names (or goes to the class's
+    own ``__setstate__``).
+    """
+    key = "flavors.python_function.python_model"
+    file = model_file(path, conf["python_model"], key=key)
+    record = load_json(read_text(file, limit=MAX_JSON_BYTES, key=key), path=file, key=key)
+    if not isinstance(record, dict) or not isinstance(record.get("class"), str):
+        raise ManifestError("expected a JSON object with a 'class' string", path=file, key="class")
+    state = record.get("state")
+    if state is None:
+        state = {}
+    if not isinstance(state, dict):
+        raise ManifestError(
+            f"expected a JSON object, got {type(state).__name__}", path=file, key="state"
+        )
+    bad = [k for k in state if not k.isidentifier() or k.startswith("__")]
+    if bad:
+        raise ManifestError(
+            f"state names must be plain attribute names, got {_names(bad)}", path=file, key="state"
+        )
+    spec = record["class"]
+    code_dir = None
+    if conf.get("code"):
+        code_dir = model_file(path, conf["code"], key="flavors.python_function.code", kind="dir")
     try:
-        record = json.loads(file.read_text(encoding="utf-8"))
-        module_name, _, qualname = record["class"].partition(":")
-        state = record.get("state") or {}
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
-        raise ManifestError(f"cannot read the model reference: {exc}", path=file) from None
-    try:
-        module = importlib.import_module(module_name)
+        cls = import_object(
+            spec,
+            key="class",
+            folder=path,
+            allow_unsafe=allow_unsafe,
+            code_dir=code_dir,
+            what="the model's class",
+        )
     except ImportError as exc:
-        if not conf.get("code"):
-            raise PluginError(
-                f"the model's class {record['class']} cannot be imported ({exc}); "
-                "install the package that defines it"
-            ) from None
-        if not allow_unsafe:
-            raise UnsafeFormatError(
-                "code",
-                path / conf["code"],
-                f"class {record['class']} is only importable from code shipped in the model folder",
-            ) from None
-        _put_code_on_path(path, conf)
-        module = importlib.import_module(module_name)
-    cls: Any = module
-    for part in qualname.split("."):
-        cls = getattr(cls, part)
+        raise PluginError(f"{exc}; install the package that defines it") from None
+    if not (isinstance(cls, type) and _is_python_model_class(cls)):
+        raise ManifestError(
+            f"{spec} is not a PythonModel subclass, so it is not loaded",
+            path=file,
+            key="class",
+        )
     model = cls.__new__(cls)
-    model.__dict__.update(state)
+    setstate = getattr(cls, "__setstate__", None)
+    if setstate is not None and setstate is not getattr(object, "__setstate__", None):
+        model.__setstate__(state)
+    else:
+        model.__dict__.update(state)
     return model
+
+
+def _is_python_model_class(cls: type) -> bool:
+    """A subclass of ``flavorkit.PythonModel`` or MLflow's, told without importing MLflow."""
+    return any(
+        base is PythonModel
+        or (base.__name__ == "PythonModel" and base.__module__ == "mlflow.pyfunc.model")
+        for base in cls.__mro__
+    )
+
+
+def _names(names: list[Any]) -> str:
+    shown = ", ".join(repr(n[:40]) for n in names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def _load_foreign(

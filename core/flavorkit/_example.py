@@ -126,20 +126,30 @@ def read(
     path: Path, info: dict[str, Any], schema: Schema | None
 ) -> tuple[Any, dict[str, Any] | None]:
     """Read the saved example back as (data, params), typed by ``schema`` where one exists."""
-    file = path / info.get("artifact_path", EXAMPLE_FILE)
-    try:
-        body = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ManifestError(f"input example cannot be read: {exc}", path=file) from None
+    from flavorkit._folder import MAX_JSON_BYTES, load_json, model_file, read_text
+
+    key = "saved_input_example_info.artifact_path"
+    file = model_file(path, info.get("artifact_path", EXAMPLE_FILE), key=key)
+    body = load_json(read_text(file, limit=MAX_JSON_BYTES, key=key), path=file, key=key)
     params = None
     if str(info.get("params", "")).lower() == "true" and isinstance(body, dict):
         params = body.get("params")
         body = body.get("inputs")
     kind = info.get("type")
-    if kind == "dataframe":
-        return _read_frame(body, info, schema), params
-    if kind == "ndarray":
-        return _read_arrays(body, schema), params
+    try:
+        if kind == "dataframe":
+            return _read_frame(body, info, schema), params
+        if kind == "ndarray":
+            return _read_arrays(body, schema), params
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        if isinstance(exc, ManifestError):
+            raise
+        text = str(exc).strip().splitlines()
+        raise ManifestError(
+            f"the input example is not a valid {kind}: {text[0][:200] if text else exc!r}",
+            path=file,
+            key=key,
+        ) from None
     return body, params
 
 

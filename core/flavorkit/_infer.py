@@ -32,6 +32,7 @@ from flavorkit._schema import (
     Property,
     Schema,
     TensorSpec,
+    duplicated,
     type_label,
 )
 from flavorkit.exceptions import SignatureError
@@ -207,7 +208,7 @@ def _frame_schema(df: pd.DataFrame) -> Schema:
     if df.shape[1] == 0:
         raise SignatureError("the DataFrame has no columns")
     names = [_column_name(c) for c in df.columns]
-    dupes = sorted({str(n) for n in names if [str(m) for m in names].count(str(n)) > 1})
+    dupes = duplicated(str(n) for n in names)
     if dupes:
         raise SignatureError(f"the DataFrame has duplicated column names {dupes}; rename them")
     return Schema([_series_spec(df.iloc[:, i], n) for i, n in enumerate(names)])

@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flavorkit._folder import MAX_MANIFEST_BYTES, load_yaml, read_text, relative_path
 from flavorkit.exceptions import ManifestError
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 MLMODEL = "MLmodel"
 
 # Keys whose values are paths relative to the model folder; they must stay inside it.
-_PATH_KEYS = frozenset(
+PATH_KEYS = frozenset(
     {"data", "code", "model_path", "pickled_model", "model_data", "python_model", "model_code_path"}
 )
 _KNOWN = (
@@ -36,21 +37,6 @@ _KNOWN = (
 
 def _now() -> str:
     return str(datetime.now(timezone.utc).replace(tzinfo=None))
-
-
-def relative_path(value: Any, *, path: Any, key: str) -> str:
-    """Check that ``value`` is a relative path that stays inside the model folder.
-
-    Returns it unchanged; raises ``ManifestError`` naming ``key`` otherwise.
-    """
-    if not isinstance(value, str) or not value:
-        raise ManifestError(
-            f"expected a relative path, got {type(value).__name__}", path=path, key=key
-        )
-    pure = PurePosixPath(value.replace("\\", "/"))
-    if pure.is_absolute() or ".." in pure.parts or (len(value) > 1 and value[1] == ":"):
-        raise ManifestError(f"path {value!r} points outside the model folder", path=path, key=key)
-    return value
 
 
 class Model:
@@ -89,26 +75,21 @@ class Model:
     def load(cls, path: str | Path) -> Model:
         """Read and validate ``path`` (a model folder or its ``MLmodel`` file).
 
-        Raises ``ManifestError`` when the file is missing, not YAML, or malformed.
+        Raises ``ManifestError`` when the file is missing, not a regular file,
+        larger than ``MAX_MANIFEST_BYTES``, not UTF-8, not YAML, or malformed.
         """
-        import yaml
-
         file = Path(path)
         if file.is_dir():
             file = file / MLMODEL
-        try:
-            text = file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ManifestError("no MLmodel file: this is not a model folder", path=file) from None
-        except OSError as exc:
-            raise ManifestError(f"cannot be read ({exc.strerror})", path=file) from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ManifestError(f"is not valid YAML{where}", path=file) from None
-        return cls.from_dict(data, path=file)
+        if not file.exists() and not file.is_symlink():
+            raise ManifestError("no MLmodel file: this is not a model folder", path=file)
+        if file.is_symlink():
+            # MLmodel decides everything else: a link may only point inside the folder
+            from flavorkit._folder import model_file
+
+            model_file(file.parent, file.name, key=MLMODEL)
+        text = read_text(file, limit=MAX_MANIFEST_BYTES)
+        return cls.from_dict(load_yaml(text, path=file), path=file)
 
     @classmethod
     def from_dict(cls, data: Any, *, path: Any = None) -> Model:
@@ -213,9 +194,11 @@ class Model:
                 )
         try:
             return ModelSignature.from_dict(self.signature_dict)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            text = str(exc)
+            text = text if len(text) <= 300 else text[:297] + "..."
             raise ManifestError(
-                f"invalid signature: {exc}", path=self._path, key="signature"
+                f"invalid signature: {text}", path=self._path, key="signature"
             ) from None
 
     def __repr__(self) -> str:
@@ -243,7 +226,7 @@ def _check_section(name: Any, section: Any, path: Any) -> None:
     if not isinstance(section, dict):
         raise ManifestError(f"expected a mapping, got {type(section).__name__}", path=path, key=key)
     for sub, value in section.items():
-        if sub in _PATH_KEYS and value is not None:
+        if sub in PATH_KEYS and value is not None:
             relative_path(value, path=path, key=f"{key}.{sub}")
     if name == "python_function":
         loader = section.get("loader_module")
@@ -252,6 +235,11 @@ def _check_section(name: Any, section: Any, path: Any) -> None:
                 f"expected a module name, got {type(loader).__name__}",
                 path=path,
                 key=f"{key}.loader_module",
+            )
+        config = section.get("config")
+        if config is not None and not isinstance(config, dict):
+            raise ManifestError(
+                f"expected a mapping, got {type(config).__name__}", path=path, key=f"{key}.config"
             )
         env = section.get("env")
         if isinstance(env, str):
@@ -269,7 +257,7 @@ def _check_section(name: Any, section: Any, path: Any) -> None:
         if not isinstance(artifacts, dict):
             raise ManifestError("expected a mapping", path=path, key=f"{key}.artifacts")
         for art, entry in artifacts.items():
-            if not isinstance(entry, dict) or "path" not in entry:
+            if not isinstance(art, str) or not isinstance(entry, dict) or "path" not in entry:
                 raise ManifestError(
                     "expected a mapping with a 'path'", path=path, key=f"{key}.artifacts.{art}"
                 )

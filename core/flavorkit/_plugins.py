@@ -18,7 +18,7 @@ from typing import Any
 import pluggy
 
 from flavorkit import hookspecs
-from flavorkit.exceptions import PluginError
+from flavorkit.exceptions import FlavorkitError, ModelLoadError, PluginError
 
 ENTRY_POINT_GROUP = "flavorkit"
 DISABLE_ENV = "FLAVORKIT_DISABLE_PLUGINS"
@@ -259,10 +259,21 @@ class Registry:
         options: dict[str, Any],
         pyfunc_conf: dict[str, Any] | None = None,
     ) -> Any:
-        """Load the native object of ``flavor`` through its owner."""
-        result = self._caller("flavorkit_load", flavor)(
-            flavor=flavor, path=path, conf=conf, options=options, pyfunc_conf=pyfunc_conf or {}
-        )
+        """Load the native object of ``flavor`` through its owner.
+
+        A flavorkit error from the plugin passes through; any other exception
+        (a framework's deserializer refusing a damaged file) becomes a
+        ``ModelLoadError`` naming the flavor and the folder.
+        """
+        caller = self._caller("flavorkit_load", flavor)
+        try:
+            result = caller(
+                flavor=flavor, path=path, conf=conf, options=options, pyfunc_conf=pyfunc_conf or {}
+            )
+        except (FlavorkitError, MemoryError):
+            raise
+        except Exception as exc:
+            raise ModelLoadError(flavor, path, exc) from exc
         if result is None:
             raise PluginError(
                 f"plugin {self.owner(flavor).name!r} returned nothing for flavor {flavor!r}"

@@ -266,8 +266,7 @@ class Object:
             raise SignatureError("Object: properties must not be empty")
         if not all(isinstance(p, Property) for p in props):
             raise SignatureError("Object: every property must be a Property")
-        names = [p.name for p in props]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = duplicated(p.name for p in props)
         if dupes:
             raise SignatureError(f"Object: duplicated property names {dupes}")
         # sorted so the JSON is stable whatever order the caller used (MLflow does the same)
@@ -496,8 +495,7 @@ class Schema:
         if any(n is None for n in names) and any(n is not None for n in names):
             raise SignatureError(f"Schema: names must be all present or all absent, got {names}")
         if names[0] is not None:
-            seen = [str(n) for n in names]
-            dupes = sorted({n for n in seen if seen.count(n) > 1})
+            dupes = duplicated(str(n) for n in names)
             if dupes:
                 raise SignatureError(f"Schema: duplicated input names {dupes}")
         elif isinstance(items[0], TensorSpec) and len(items) > 1:
@@ -636,13 +634,44 @@ def _render(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
+def duplicated(names: Iterable[Any]) -> list[Any]:
+    """The names that occur more than once, sorted, found in linear time; at most 10 are kept."""
+    seen: set[Any] = set()
+    dupes: set[Any] = set()
+    for name in names:
+        if name in seen:
+            dupes.add(name)
+        seen.add(name)
+    return sorted(dupes, key=str)[:10]
+
+
+# nesting deeper than this in signature JSON is refused before anything walks it
+_MAX_DEPTH = 100
+
+
 def _loads(text: Any, where: str) -> Any:
     if not isinstance(text, str):
         raise SignatureError(f"{where}: expected a JSON string, got {type(text).__name__}")
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SignatureError(f"{where}: invalid JSON ({exc.msg} at char {exc.pos})") from exc
+    except RecursionError:
+        raise SignatureError(f"{where}: nests deeper than {_MAX_DEPTH} levels") from None
+    _check_depth(data, where)
+    return data
+
+
+def _check_depth(data: Any, where: str) -> None:
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth >= _MAX_DEPTH:
+            raise SignatureError(f"{where}: nests deeper than {_MAX_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children)
 
 
 _SIGNATURE_NAMES = frozenset({"ModelSignature", "ParamSchema", "ParamSpec"})

@@ -24,6 +24,7 @@ from flavorkit._schema import (
     _render,
     _type_from_dict,
     _type_to_dict,
+    duplicated,
     type_label,
 )
 from flavorkit.exceptions import SignatureError
@@ -136,8 +137,7 @@ class ParamSchema:
         items = list(params)
         if not all(isinstance(p, ParamSpec) for p in items):
             raise SignatureError("ParamSchema: every item must be a ParamSpec")
-        names = [p.name for p in items]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = duplicated(p.name for p in items)
         if dupes:
             raise SignatureError(f"ParamSchema: duplicated params {dupes}")
         self._params = items

@@ -54,8 +54,19 @@ def _short(value: Any, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _clean(value: Any, limit: int = 200) -> str:
+    """A value read from a model folder, made safe to print: no control characters, bounded."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from flavorkit import environment
+    from flavorkit._folder import MAX_JSON_BYTES, load_json, model_file, read_text
     from flavorkit._manifest import Model
     from flavorkit._uri import resolve_uri
     from flavorkit.exceptions import FlavorkitError
@@ -66,45 +77,63 @@ def _cmd_info(args: argparse.Namespace) -> int:
         signature = manifest.signature
     except (FlavorkitError, FileNotFoundError) as exc:
         return _fail(str(exc))
+    status = 0
     print(f"model:    {path}")
-    print(f"uuid:     {manifest.model_uuid}")
-    print(f"created:  {manifest.utc_time_created}")
+    print(f"uuid:     {_clean(manifest.model_uuid)}")
+    print(f"created:  {_clean(manifest.utc_time_created)}")
     if manifest.model_size_bytes is not None:
         print(f"size:     {manifest.model_size_bytes} bytes")
     print("flavors:")
     for name, section in manifest.flavors.items():
         keys = ", ".join(
-            f"{k}={v}" for k, v in section.items() if isinstance(v, (str, int, float, bool))
+            f"{_clean(k, 60)}={_clean(v)}"
+            for k, v in section.items()
+            if isinstance(v, (str, int, float, bool))
         )
-        print(f"  {name}: {keys}" if keys else f"  {name}")
+        print(f"  {_clean(name, 60)}: {keys}" if keys else f"  {_clean(name, 60)}")
     print("signature:")
     print(
-        _indent(signature.to_table())
+        _indent(_clean(signature.to_table(), 20_000))
         if signature is not None
         else "  none (inputs are not checked)"
     )
     pyfunc = manifest.flavors.get(PYFUNC) or {}
     print("environment:")
-    print(f"  python: {pyfunc.get('python_version', 'not recorded')}")
-    requirements = environment.read_requirements(path)
-    print("  requirements:" + ("" if requirements else " none recorded"))
-    for line in requirements:
-        print(f"    {line}")
+    print(f"  python: {_clean(pyfunc.get('python_version', 'not recorded'))}")
+    try:
+        requirements = environment.read_requirements(path)
+    except FlavorkitError as exc:
+        print(f"  requirements: unreadable: {exc}")
+        requirements, status = [], 1
+    else:
+        print("  requirements:" + ("" if requirements else " none recorded"))
+    for line in requirements[:200]:
+        print(f"    {_clean(line)}")
+    if len(requirements) > 200:
+        print(f"    ... and {len(requirements) - 200} more")
     for name, recorded, found in environment.mismatches(requirements):
-        print(f"  note: {name} is {found or 'not installed'} here (recorded {recorded})")
+        note = f"{_clean(name)} is {found or 'not installed'} here (recorded {_clean(recorded)})"
+        print(f"  note: {note}")
     info = manifest.saved_input_example_info
     if not info:
         print("input example: none")
-        return 0
-    file = path / info.get("serving_input_path", "serving_input_example.json")
-    if not file.is_file():
-        file = path / info.get("artifact_path", "input_example.json")
-    print(f"input example ({info.get('type', '?')}, {file.name}):")
+        return status
+    key = "saved_input_example_info.serving_input_path"
+    relative = info.get("serving_input_path", "serving_input_example.json")
+    if not (path / relative).exists():
+        key, relative = (
+            "saved_input_example_info.artifact_path",
+            info.get("artifact_path", "input_example.json"),
+        )
+    print(f"input example ({_clean(info.get('type', '?'), 40)}, {_clean(relative, 80)}):")
     try:
-        print(_indent(_short(json.loads(file.read_text(encoding="utf-8")))))
-    except (OSError, ValueError) as exc:
+        file = model_file(path, relative, key=key)
+        body = load_json(read_text(file, limit=MAX_JSON_BYTES, key=key), path=file, key=key)
+        print(_indent(_clean(_short(body), 500)))
+    except FlavorkitError as exc:
         print(f"  unreadable: {exc}")
-    return 0
+        status = 1
+    return status
 
 
 # -- validate --------------------------------------------------------------------
@@ -130,13 +159,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def validate_model(path: Path) -> tuple[list[str], list[str]]:
-    """Check a model folder without loading the model: ``(problems, notes)``.
+    """Check a model folder as ``load_model`` will read it: ``(problems, notes)``.
 
-    Problems: the manifest, files it names, the signature, the environment
-    files and the input example against the signature. Notes: what differs
-    in this environment (missing plugins, other package versions).
+    Problems: the manifest, the files it names (regular files inside the
+    folder), the signature, the environment files, the input example
+    against the signature, and, when an installed plugin owns the flavor and
+    its format is safe, the model itself loaded (nothing predicted). Notes:
+    what differs in this environment (missing plugins, other package
+    versions, a format that needs the unsafe opt-in). A folder with no
+    problems loads.
     """
-    from flavorkit._manifest import _PATH_KEYS, Model
+    from flavorkit._folder import model_file
+    from flavorkit._manifest import Model
     from flavorkit.exceptions import FlavorkitError
 
     try:
@@ -145,14 +179,11 @@ def validate_model(path: Path) -> tuple[list[str], list[str]]:
         return [str(exc)], []
     problems: list[str] = []
     for name, section in manifest.flavors.items():
-        for key, value in section.items():
-            if key in _PATH_KEYS and isinstance(value, str) and not (path / value).exists():
-                problems.append(
-                    f"flavors.{name}.{key}: {value!r} does not exist in the model folder"
-                )
-        for art, entry in (section.get("artifacts") or {}).items():
-            if not (path / entry["path"]).exists():
-                problems.append(f"flavors.{name}.artifacts.{art}: {entry['path']!r} does not exist")
+        for key, value in _named_paths(name, section):
+            try:
+                model_file(path, value, key=key, kind="any")
+            except FlavorkitError as exc:
+                problems.append(str(exc))
     try:
         signature = manifest.signature
     except FlavorkitError as exc:
@@ -160,32 +191,80 @@ def validate_model(path: Path) -> tuple[list[str], list[str]]:
         signature = None
     problems += _environment_problems(path, manifest.flavors.get(PYFUNC))
     problems += _example_problems(path, manifest, signature)
-    return problems, _notes(path, manifest)
+    notes = _notes(path, manifest) if not problems else []
+    if not problems:
+        problems += _load_problems(path, notes)
+    return problems, notes
+
+
+def _named_paths(name: str, section: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(key, relative path)`` for each file a flavor section names."""
+    from flavorkit._manifest import PATH_KEYS
+
+    out = [
+        (f"flavors.{name}.{key}", value)
+        for key, value in section.items()
+        if key in PATH_KEYS and isinstance(value, str)
+    ]
+    artifacts = section.get("artifacts")
+    if isinstance(artifacts, dict):
+        out += [
+            (f"flavors.{name}.artifacts.{art}.path", entry["path"])
+            for art, entry in artifacts.items()
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str)
+        ]
+    return out
+
+
+def _load_problems(path: Path, notes: list[str]) -> list[str]:
+    """Load the model as ``load_model`` would (no opt-in): what fails is a problem."""
+    import warnings
+
+    from flavorkit._api import load_model
+    from flavorkit.exceptions import FlavorkitError, PluginError, UnsafeFormatError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            load_model(path, allow_unsafe=False, suppress_warnings=True)
+    except UnsafeFormatError as exc:
+        notes.append(f"not loaded: {exc}")
+    except PluginError as exc:
+        notes.append(f"not loaded: {exc}")
+    except FlavorkitError as exc:
+        return [f"the model does not load: {exc}"]
+    return []
 
 
 def _environment_problems(path: Path, pyfunc: dict[str, Any] | None) -> list[str]:
-    import yaml
     from packaging.requirements import InvalidRequirement, Requirement
+
+    from flavorkit import environment
+    from flavorkit._folder import load_yaml, model_file, read_text
+    from flavorkit.exceptions import FlavorkitError
 
     if pyfunc is None:
         return []
     problems = []
     env = pyfunc.get("env")
-    files = list(env.values()) if isinstance(env, dict) else [env] if isinstance(env, str) else []
-    for name in files:
-        file = path / name
-        if not file.is_file():
-            problems.append(f"environment: {name} is named in MLmodel but missing")
-            continue
+    files = list(env.items()) if isinstance(env, dict) else [("", env)] if env else []
+    for sub, name in files:
+        key = f"flavors.{PYFUNC}.env" + (f".{sub}" if sub else "")
         try:
-            yaml.safe_load(file.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
-            problems.append(f"environment: {name} is not valid YAML")
-    req = path / "requirements.txt"
-    if not req.is_file():
+            file = model_file(path, name, key=key)
+            load_yaml(read_text(file, key=key), path=file, key=key)
+        except FlavorkitError as exc:
+            problems.append(f"environment: {exc}")
+    if not (path / environment.REQUIREMENTS).exists():
         problems.append("environment: requirements.txt is missing")
         return problems
-    for n, line in enumerate(req.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        environment.read_requirements(path)  # the checks load_model makes
+        file = model_file(path, environment.REQUIREMENTS, key=environment.REQUIREMENTS)
+        lines = read_text(file).splitlines()
+    except FlavorkitError as exc:
+        return [*problems, f"environment: {exc}"]
+    for n, line in enumerate(lines, 1):
         line = line.strip()
         if not line or line.startswith(("#", "-")):
             continue
@@ -193,21 +272,26 @@ def _environment_problems(path: Path, pyfunc: dict[str, Any] | None) -> list[str
             Requirement(line)
         except InvalidRequirement:
             problems.append(f"environment: requirements.txt line {n} is not a valid requirement")
+            if len(problems) > 20:
+                break
     return problems
 
 
 def _example_problems(path: Path, manifest: Any, signature: Any) -> list[str]:
     from flavorkit import _example
+    from flavorkit._folder import model_file
     from flavorkit.exceptions import FlavorkitError
 
     info = manifest.saved_input_example_info
     if not info:
         return []
-    problems = [
-        f"saved_input_example_info.{key}: {info[key]!r} does not exist"
-        for key in ("artifact_path", "serving_input_path")
-        if key in info and not (path / info[key]).is_file()
-    ]
+    problems = []
+    for key in ("artifact_path", "serving_input_path"):
+        if key in info:
+            try:
+                model_file(path, info[key], key=f"saved_input_example_info.{key}")
+            except FlavorkitError as exc:
+                problems.append(str(exc))
     if problems or signature is None or signature.inputs is None:
         return problems
     import warnings

@@ -125,20 +125,49 @@ def write_environment(path: Path, requirements: list[str]) -> None:
 
 
 def read_requirements(path: Path) -> list[str]:
-    """The requirement lines of ``requirements.txt`` in the folder ``path`` (empty when absent)."""
-    file = path / REQUIREMENTS
-    if not file.is_file():
+    """The requirement lines of ``requirements.txt`` in the folder ``path`` (empty when absent).
+
+    The file must be a regular UTF-8 file inside the folder, of at most
+    ``MAX_TEXT_BYTES`` and ``MAX_REQUIREMENT_LINES`` lines; ``ManifestError`` otherwise.
+    """
+    from flavorkit._folder import MAX_REQUIREMENT_LINES, model_file, read_text
+    from flavorkit.exceptions import ManifestError
+
+    if not (path / REQUIREMENTS).exists() and not (path / REQUIREMENTS).is_symlink():
         return []
-    lines = file.read_text(encoding="utf-8").splitlines()
+    file = model_file(path, REQUIREMENTS, key=REQUIREMENTS)
+    lines = read_text(file, key=REQUIREMENTS).splitlines()
+    if len(lines) > MAX_REQUIREMENT_LINES:
+        raise ManifestError(
+            f"has {len(lines):,} lines; the limit is {MAX_REQUIREMENT_LINES:,}", path=file
+        )
     return [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith(("#", "-"))]
+
+
+def _installed_versions() -> dict[str, str]:
+    """Every installed distribution's version by canonical name: one scan, not one per name."""
+    from importlib.metadata import distributions
+
+    from packaging.utils import canonicalize_name
+
+    found: dict[str, str] = {}
+    for dist in distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(canonicalize_name(name), dist.version)
+    return found
 
 
 def mismatches(requirements: Iterable[str]) -> list[tuple[str, str, str | None]]:
     """``(name, recorded, installed)`` for each ``name==version`` pin this environment misses."""
     from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
 
+    installed: dict[str, str] | None = None
     out = []
     for line in requirements:
+        if "==" not in line:
+            continue  # only exact pins are compared; skip the parse for the rest
         try:
             req = Requirement(line)
         except InvalidRequirement:
@@ -147,7 +176,9 @@ def mismatches(requirements: Iterable[str]) -> list[tuple[str, str, str | None]]
         if len(specs) != 1 or specs[0].operator != "==":
             continue
         recorded = specs[0].version
-        found = installed_version(req.name)
+        if installed is None:
+            installed = _installed_versions()
+        found = installed.get(canonicalize_name(req.name))
         if found is None or _public(found) != _public(recorded):
             out.append((req.name, recorded, found))
     return out

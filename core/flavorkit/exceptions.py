@@ -89,6 +89,26 @@ class UnsafeFormatError(FlavorkitError, PermissionError):
         self.path = path
 
 
+class ModelLoadError(FlavorkitError, ValueError):
+    """A flavor's loader failed on a model folder for a reason it did not name itself.
+
+    Raised around any other exception from a plugin's load hook (a
+    framework's deserializer rejecting a damaged file, say), so callers get
+    one flavorkit error naming the flavor and the folder; the original is
+    the ``__cause__``.
+    """
+
+    def __init__(self, flavor: str, path: Any, cause: BaseException) -> None:
+        text = str(cause).strip().splitlines()
+        detail = text[0][:300] if text else ""
+        super().__init__(
+            f"flavor {flavor!r} could not load the model at {path}: "
+            f"{type(cause).__name__}{': ' + detail if detail else ''}"
+        )
+        self.flavor = flavor
+        self.path = path
+
+
 class ModelExistsError(FlavorkitError, FileExistsError):
     """``save_model`` was pointed at a non-empty folder without ``overwrite=True``."""
 
