@@ -187,7 +187,14 @@ def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[
         pickled = model_file(path, file, key="flavors.python_function.python_model")
         _put_code_on_path(path, conf)
         with open(pickled, "rb") as fh:
-            model = cloudpickle.load(fh)
+            try:
+                model = cloudpickle.load(fh)
+            except ModuleNotFoundError as exc:
+                missing = (exc.name or "").split(".")[0] or str(exc)
+                raise PluginError(
+                    f"the pickled PythonModel in {pickled.name} refers to module {missing!r}, "
+                    f"which is not installed; install it (pip install {missing}) to load it"
+                ) from None
     artifacts = {
         name: str(
             model_file(

@@ -21,6 +21,7 @@ from flavorkit import Model
 from flavorkit.environment import mismatches, read_requirements
 from flavorkit.exceptions import (
     EnvironmentMismatchWarning,
+    PluginError,
     SchemaEnforcementError,
     UnsafeFormatError,
 )
@@ -187,5 +188,7 @@ def test_mlflow_python_models_need_mlflow_installed(saved: dict[str, Any]) -> No
     entry = saved["pyfunc_python_model"]
     with pytest.raises(UnsafeFormatError, match="cloudpickle"):
         _load(entry)
-    with pytest.raises(ModuleNotFoundError, match="mlflow"):
+    with pytest.raises(
+        PluginError, match=r"module 'mlflow', which is not installed.*pip install mlflow"
+    ):
         _load(entry, allow_unsafe=True)
