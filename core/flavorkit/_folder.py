@@ -11,10 +11,12 @@ FIFO, a device or a link out. Reads are bounded (``read_bytes``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from flavorkit.exceptions import ManifestError
 
@@ -103,12 +105,14 @@ def model_file(
     return target
 
 
-def read_bytes(file: str | os.PathLike[str], *, limit: int, key: str | None = None) -> bytes:
-    """Read a regular file of at most ``limit`` bytes.
+@contextlib.contextmanager
+def open_regular(file: str | os.PathLike[str], *, key: str | None = None) -> Iterator[BinaryIO]:
+    """Open ``file`` for binary reading only if it is a regular file.
 
     Opened without blocking and checked after opening, so a FIFO or device
-    put in place of a checked file is refused instead of read forever.
-    Raises ``ManifestError`` naming the file (and ``key``).
+    put in place of a checked file is refused instead of read forever. For
+    handing a checked file to a framework's reader without reading it into
+    memory. Raises ``ManifestError`` naming the file (and ``key``).
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
@@ -116,21 +120,32 @@ def read_bytes(file: str | os.PathLike[str], *, limit: int, key: str | None = No
     except OSError as exc:
         raise ManifestError(f"cannot be read ({exc.strerror})", path=file, key=key) from None
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
             raise ManifestError(
-                f"is {_describe(info.st_mode)}, expected a regular file", path=file, key=key
+                f"is {_describe(mode)}, expected a regular file", path=file, key=key
             )
-        if info.st_size > limit:
-            raise ManifestError(_too_large(info.st_size, limit), path=file, key=key)
-        with os.fdopen(fd, "rb", closefd=True) as fh:
-            fd = -1
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        yield handle
+
+
+def read_bytes(file: str | os.PathLike[str], *, limit: int, key: str | None = None) -> bytes:
+    """Read a regular file of at most ``limit`` bytes (``open_regular``, then a bounded read).
+
+    Raises ``ManifestError`` naming the file (and ``key``).
+    """
+    with open_regular(file, key=key) as fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                raise ManifestError(_too_large(size, limit), path=file, key=key)
             data = fh.read(limit + 1)
-    except OSError as exc:
-        raise ManifestError(f"cannot be read ({exc.strerror})", path=file, key=key) from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
+        except OSError as exc:
+            raise ManifestError(f"cannot be read ({exc.strerror})", path=file, key=key) from None
     if len(data) > limit:  # grew while being read
         raise ManifestError(_too_large(len(data), limit), path=file, key=key)
     return data

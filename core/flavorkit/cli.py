@@ -206,6 +206,13 @@ def _named_paths(name: str, section: dict[str, Any]) -> list[tuple[str, str]]:
         for key, value in section.items()
         if key in PATH_KEYS and isinstance(value, str)
     ]
+    for key, value in section.items():
+        if isinstance(value, list):  # MLflow's extra_files: [{path: ...}, ...]
+            out += [
+                (f"flavors.{name}.{key}[{i}].path", item["path"])
+                for i, item in enumerate(value)
+                if isinstance(item, dict) and isinstance(item.get("path"), str)
+            ]
     artifacts = section.get("artifacts")
     if isinstance(artifacts, dict):
         out += [

@@ -87,6 +87,7 @@ class UnsafeFormatError(FlavorkitError, PermissionError):
         )
         self.format_name = format_name
         self.path = path
+        self.detail = reason
 
 
 class ModelLoadError(FlavorkitError, ValueError):

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
-from flavorkit.exceptions import UnsafeFormatError
+from flavorkit.exceptions import PluginError, UnsafeFormatError
 
 import flavorkit_torch
 from flavorkit_torch import _export, hooks
@@ -136,7 +136,7 @@ def test_safety_malformed_factory_is_rejected(tmp_path: Path, factory: str) -> N
 
 def test_safety_missing_factory_module_says_how_to_ship_it(tmp_path: Path) -> None:
     folder, conf = _weights_folder(tmp_path, "surely_not_installed_pkg:Net")
-    with pytest.raises(ImportError, match="code_paths"):
+    with pytest.raises(PluginError, match="code_paths"):
         hooks.flavorkit_load(flavor="pytorch", path=folder, conf=conf, options=OPTS)
 
 
@@ -162,7 +162,7 @@ _LOAD_SHIPPED = """
 import sys
 import numpy as np
 import flavorkit
-from flavorkit.exceptions import UnsafeFormatError
+from flavorkit.exceptions import PluginError, UnsafeFormatError
 try:
     flavorkit.load_model(sys.argv[1], allow_unsafe=False)
 except UnsafeFormatError as exc:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+import flavorkit_torch
+
 
 class MLP(nn.Module):
     """A regressor: 4 features -> 1 value, with dropout to prove eval mode."""
@@ -71,9 +73,54 @@ class NeedsArgs(nn.Module):
         return self.linear(x)
 
 
+@flavorkit_torch.factory
 def build_needs_args() -> NeedsArgs:
     """A factory for ``NeedsArgs`` as saved by the tests."""
     return NeedsArgs(4)
+
+
+class DerivedDims(nn.Module):
+    """Two inputs with dynamic rows whose sizes combine: shape expressions with FloorDiv and Mod."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        rows = torch.cat([x, x, y], 0)  # 2*s0 + s1 rows
+        flat = rows.reshape(-1)
+        out = self.linear(rows)
+        head = out[: flat.shape[0] // 3]
+        tail = out[: rows.shape[0] % 5 + 1]
+        return torch.cat([head, tail, flat[: rows.shape[0] * 2 - 1].reshape(-1, 1).expand(-1, 2)])
+
+
+class Branching(nn.Module):
+    """A data-dependent branch (``torch.cond``): subgraphs, a buffer and a lifted constant."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 2)
+        self.register_buffer("scale", torch.full((2,), 2.0))
+        self.offset = torch.tensor([1.0, 2.0])  # a plain attribute: a lifted constant
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        def positive(x: torch.Tensor) -> torch.Tensor:
+            return self.linear(x) * self.scale
+
+        def negative(x: torch.Tensor) -> torch.Tensor:
+            return self.linear(x) - self.offset
+
+        return torch.cond(x.sum() > 0, positive, negative, (x,))
+
+
+CALLS: list[str] = []
+
+
+def unmarked_build() -> MLP:
+    """A function that is not marked as a factory; records that it was called."""
+    CALLS.append("unmarked_build")
+    return MLP()
 
 
 def trained(model: nn.Module, seed: int = 0) -> nn.Module:

@@ -4,7 +4,8 @@ Saves a ``torch.nn.Module`` (or a ``torch.export.ExportedProgram``) as an
 MLflow-format model folder whose ``MLmodel`` section is ``pytorch``, in one of
 three formats: ``export`` (a ``torch.export`` program, loads without the
 model's class), ``state_dict`` (safetensors weights plus an importable
-factory) and ``pickle`` (whole-module ``torch.save``; needs the loader's
+factory: a ``torch.nn.Module`` subclass or a function marked with
+:func:`factory`) and ``pickle`` (whole-module ``torch.save``; needs the loader's
 unsafe opt-in). Load the module back with :func:`load_model`, or behind
 flavorkit's generic predict contract with ``flavorkit.load_model``.
 
@@ -20,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from flavorkit_torch._factory import factory
 from flavorkit_torch._names import DEFAULT_BATCH_SIZE, FLAVOR_NAME, FORMATS
 
 __version__ = "0.1.0"
@@ -29,6 +31,7 @@ __all__ = [
     "FLAVOR_NAME",
     "FORMATS",
     "__version__",
+    "factory",
     "load_model",
     "save_model",
 ]
@@ -39,7 +42,8 @@ def save_model(model: Any, path: str | os.PathLike[str], **kwargs: Any) -> Any:
 
     Keywords of this flavor: ``serialization_format`` (``"export"`` by default
     when ``input_example`` or a tensor ``signature`` is given, else
-    ``"state_dict"``; or ``"pickle"``), ``factory`` (``"module:callable"``,
+    ``"state_dict"``; or ``"pickle"``), ``factory`` (``"module:Name"``, a
+    ``torch.nn.Module`` subclass or a function marked with :func:`factory`;
     ``state_dict`` only), ``batch_size`` (rows per forward pass at predict
     time, default 1024) and ``pickle_module`` (``pickle`` only). Every other
     keyword (``signature``, ``input_example``, ``code_paths``,

@@ -63,10 +63,10 @@ def resolve(requested: Any, source: str = "device") -> torch.device:
             device = torch.device(name.strip())
         except RuntimeError:
             raise SchemaEnforcementError(
-                f"{source}: {name!r} is not a torch device; expected {_EXPECTED}",
+                f"{source}: {_show(name)} is not a torch device; expected {_EXPECTED}",
                 field="device",
                 expected=_EXPECTED,
-                actual=name,
+                actual=name if len(name) <= 60 else name[:57] + "...",
             ) from None
     _check_available(device, source)
     return _normalize(device)
@@ -154,3 +154,9 @@ def place(model: Any, device: torch.device) -> Any:
     if current is None or current == device:
         return model
     return model.to(device)
+
+
+def _show(name: str) -> str:
+    """``repr(name)``, cut short: a device name can come from a hostile ``MLmodel``."""
+    text = repr(name)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -5,22 +5,22 @@ without the model's Python class. Dimensions the signature marks ``-1`` are
 exported as dynamic (``Dim.DYNAMIC``: the export fails loudly rather than
 silently fixing a size the signature promised to vary).
 
-``torch.export.load`` falls back to full unpickling for some archive entries
-(pickled tensor subclasses, custom and opaque objects, sample inputs that are
-not plain tensors). ``check_archive`` finds those entries first, so a plain
-archive loads without running code and any other one needs the caller's
-unsafe opt-in.
+``torch.export.load`` trusts its archive: it falls back to full unpickling
+for some entries (pickled tensor subclasses, custom and opaque objects,
+sample inputs that are not plain tensors), evaluates shape expressions with
+``sympy.sympify`` and runs guards as Python. ``_archive.inspect`` checks the
+whole archive first, so a plain archive loads without running code, one that
+needs unpickling needs the caller's unsafe opt-in, and a damaged or tampered
+one is a ``ManifestError``.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flavorkit.exceptions import SignatureError, UnsafeFormatError
+from flavorkit._folder import open_regular
+from flavorkit.exceptions import FlavorkitError, ManifestError, SignatureError, UnsafeFormatError
 
 from flavorkit_torch import _device
 from flavorkit_torch._inputs import as_inputs, float_dtype
@@ -194,43 +194,59 @@ def _first_line(exc: BaseException) -> str:
 def load(file: Path, device: torch.device, allow_unsafe: bool) -> Any:
     """Load the exported program in ``file`` as a module placed on ``device``.
 
-    Raises ``UnsafeFormatError`` when the archive holds entries that load by
-    unpickling and the caller did not opt in.
+    The archive is checked first (``_archive.inspect``). Raises
+    ``UnsafeFormatError`` when it holds entries that load by unpickling (or
+    compiled code) and the caller did not opt in, and ``ManifestError``
+    naming the file when it is damaged, malformed, holds strings torch would
+    run as code, or torch cannot load it.
     """
-    if not allow_unsafe:
-        problems = check_archive(file)
-        if problems:
-            raise UnsafeFormatError(
-                "export",
-                file,
-                detail="the archive holds entries that torch unpickles when loading ("
-                + "; ".join(problems[:3])
-                + ")",
-            )
-    module = _build(file, device)
+    module = _build(file, device, allow_unsafe)
     _device.remember(module, device)
-    _device.register_relocator(module, _Relocator(file, device))
+    _device.register_relocator(module, _Relocator(file, device, allow_unsafe))
     return module
 
 
-def _build(file: Path, device: torch.device) -> Any:
+def _build(file: Path, device: torch.device, allow_unsafe: bool) -> Any:
     import torch
 
-    program = torch.export.load(str(file))
-    if device.type != "cpu":
-        from torch.export.passes import move_to_device_pass
+    from flavorkit_torch import _archive
 
-        # devices live in the graph's nodes too, so ``.to()`` on the module would not do
-        program = move_to_device_pass(program, str(device))
-    return program.module()
+    with open_regular(file) as handle:
+        problems = _archive.inspect(handle, file, code=not allow_unsafe)
+        if problems and not allow_unsafe:
+            raise UnsafeFormatError(
+                "export",
+                file,
+                detail="the archive holds entries that torch unpickles or runs when loading ("
+                + "; ".join(problems[:3])
+                + ")",
+            )
+        handle.seek(0)
+        try:
+            # the same open file that was checked: replacing the path now changes nothing
+            program = torch.export.load(handle)
+            if device.type != "cpu":
+                from torch.export.passes import move_to_device_pass
+
+                # devices live in the graph's nodes too, so ``.to()`` on the module would not do
+                program = move_to_device_pass(program, str(device))
+            return program.module()
+        except (FlavorkitError, MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise ManifestError(
+                f"torch.export could not load it ({type(exc).__name__}: {_first_line(exc)})",
+                path=file,
+            ) from exc
 
 
 class _Relocator:
     """Builds (once per device) the module of one exported program for another device."""
 
-    def __init__(self, file: Path, home: torch.device) -> None:
+    def __init__(self, file: Path, home: torch.device, allow_unsafe: bool) -> None:
         self._file = file
         self._home = home
+        self._allow_unsafe = allow_unsafe
         self._modules: dict[str, Any] = {}
 
     def __call__(self, device: torch.device) -> Any:
@@ -242,61 +258,22 @@ class _Relocator:
                     f"cannot move the exported model to {key}: {self._file} is gone "
                     f"(it was loaded on {self._home}); load it again with device={key!r}"
                 )
-            module = self._modules[key] = _build(self._file, device)
+            # checked again: the file may have changed since it was loaded
+            module = self._modules[key] = _build(self._file, device, self._allow_unsafe)
         return module
 
 
 def check_archive(file: Path) -> list[str]:
-    """Return why loading ``file`` would unpickle code-bearing data (empty: it would not).
+    """Return why loading ``file`` without the unsafe opt-in is refused (empty: it is not).
 
-    Every pickled entry must load with ``weights_only=True`` (tensors and
-    containers only); custom and opaque objects are always reported.
+    Entries that torch would unpickle are listed one by one; a damaged or
+    malformed archive, or one holding strings torch would run as code, is
+    one finding that starts with ``"not a readable pt2 archive: "``.
     """
-    problems: list[str] = []
+    from flavorkit_torch import _archive
+
     try:
-        archive = zipfile.ZipFile(file)
-    except (OSError, zipfile.BadZipFile) as exc:
+        with open_regular(file) as handle:
+            return _archive.inspect(handle, file)
+    except ManifestError as exc:
         return [f"not a readable pt2 archive: {exc}"]
-    with archive:
-        names = archive.namelist()
-        for name in names:
-            if name.endswith(".pt") and not _loads_weights_only(archive.read(name)):
-                problems.append(f"{name} is not plain tensor data")
-            elif name.endswith("_config.json") and "/data/" in f"/{name}":
-                problems.extend(_check_payload_config(archive, name, set(names)))
-    return problems
-
-
-def _check_payload_config(archive: zipfile.ZipFile, name: str, names: set[str]) -> list[str]:
-    from torch.export.pt2_archive.constants import (
-        CUSTOM_OBJ_FILENAME_PREFIX,
-        OPAQUE_OBJ_FILENAME_PREFIX,
-    )
-
-    try:
-        config = json.loads(archive.read(name)).get("config", {})
-    except (ValueError, AttributeError):
-        return [f"{name} is not a payload config"]
-    folder = name.rsplit("/", 1)[0]
-    problems = []
-    for fqn, meta in config.items():
-        path_name = str(meta.get("path_name", ""))
-        if path_name.startswith((CUSTOM_OBJ_FILENAME_PREFIX, OPAQUE_OBJ_FILENAME_PREFIX)):
-            problems.append(f"{fqn!r} is a pickled Python object")
-        elif meta.get("use_pickle"):
-            entry = f"{folder}/{path_name}"
-            if entry not in names or not _loads_weights_only(archive.read(entry)):
-                problems.append(f"{fqn!r} is not plain tensor data")
-    return problems
-
-
-def _loads_weights_only(payload: bytes) -> bool:
-    import pickle
-
-    import torch
-
-    try:
-        torch.load(io.BytesIO(payload), weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, ValueError, EOFError, AttributeError):
-        return False
-    return True

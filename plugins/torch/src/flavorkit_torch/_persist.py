@@ -5,9 +5,10 @@ Options (``save_model(..., **options)``):
 - ``serialization_format``: ``"export"`` (default when an input example or a
   tensor signature is given), ``"state_dict"`` (the default otherwise) or
   ``"pickle"`` (whole-module ``torch.save``; loads only with the unsafe opt-in).
-- ``factory``: ``"module:callable"`` that rebuilds the module (``state_dict``
-  only, and implies it); default: the model's class, when it builds with no
-  arguments.
+- ``factory``: what rebuilds the module (``state_dict`` only, and implies
+  it): ``"module:Name"``, or the object itself, naming a ``torch.nn.Module``
+  subclass or a function marked with ``@flavorkit_torch.factory``; default:
+  the model's class, when it builds with no arguments.
 - ``batch_size``: the most rows one forward pass gets at predict time.
 - ``pickle_module``: the module ``torch.save`` pickles with (``pickle`` only,
   and implies it).
@@ -149,8 +150,8 @@ def _save_state_dict(model: Any, file: Path, factory: Any) -> str:
 
     from flavorkit_torch import _factory
 
-    spec = _factory.default_for(model) if factory is None else factory
-    _factory.parse(spec)
+    spec = _factory.default_for(model) if factory is None else _factory.spec_of(factory)
+    # the check a load makes (a Module subclass or a marked function), before calling it
     fresh = _factory.build(
         spec, _factory.resolve(spec, folder=None, code_dir=None, allow_unsafe=True)
     )

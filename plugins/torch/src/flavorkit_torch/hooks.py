@@ -66,7 +66,8 @@ def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[
 
     Raises ``UnsafeFormatError`` for a pickle (or code shipped in the folder)
     without ``options["allow_unsafe"]``; ``ManifestError`` for a folder whose
-    files do not match its ``pytorch`` section.
+    files do not match its ``pytorch`` section, or are damaged or tampered
+    with (see ``flavorkit_torch._load``).
     """
     if flavor != FLAVOR_NAME:
         return None
