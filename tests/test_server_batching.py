@@ -165,3 +165,47 @@ def test_self_test_turns_batching_off_for_output_not_row_aligned(tmp_path: Path)
 
 def test_self_test_passes_and_keeps_batching_for_row_aligned_models(linear: Scorer) -> None:
     assert "self-test passed" in linear.self_test() and linear.batchable
+
+
+class Gated(Recorder):
+    """A recorder whose predict calls wait for a thread event (to keep a batch in flight)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.gate = threading.Event()
+
+    def score_batch(self, requests: list[Parsed]) -> list[bytes | BaseException]:
+        self.gate.wait(30)
+        return super().score_batch(requests)
+
+
+def test_batcher_refused_requests_wait_their_turn_only_while_busy(
+    executor: ThreadPoolExecutor,
+) -> None:
+    scorer = Gated()
+    batcher = MicroBatcher(scorer, executor)
+
+    async def go() -> list[str]:
+        loop = asyncio.get_running_loop()
+        batcher.start()
+        events: list[str] = []
+        await batcher.wait_turn(30)  # idle: no wait at all
+        events.append("idle turn")
+        first = batcher.enqueue(row(1))
+        for _ in range(5):
+            await asyncio.sleep(0)  # let the consumer start predicting the first job
+        turn = asyncio.ensure_future(batcher.wait_turn(30))
+        second = batcher.enqueue(row(2))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not turn.done()  # a batch is in flight: the refusal waits its turn
+        loop.call_soon(scorer.gate.set)
+        await asyncio.wait_for(turn, 30)
+        events.append("busy turn")
+        assert [json.loads(r) for r in await asyncio.gather(first, second)] == [1, 2]
+        await batcher.close()
+        return events
+
+    assert asyncio.run(go()) == ["idle turn", "busy turn"]

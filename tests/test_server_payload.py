@@ -121,7 +121,8 @@ def test_parse_json_chat_style_body_is_passed_whole() -> None:
     ],
 )
 def test_typed_frame_converts_exactly(spec: str, values: list[Any], expected: Any) -> None:
-    schema = Schema([ColSpec(spec, "x")])
+    # only an optional column may hold a null (a required one is refused, see below)
+    schema = Schema([ColSpec(spec, "x", required=None not in values)])
     frame = frame_of({"inputs": {"x": values}}, schema)
     got = frame["x"]
     if isinstance(expected, np.ndarray):
@@ -161,6 +162,20 @@ def test_typed_frame_rejects_lossy_or_wrong_values_naming_the_column(
     assert info.value.field == "col_x"
 
 
+@pytest.mark.parametrize("spec", ["integer", "long", "float", "double", "boolean", "string"])
+def test_typed_frame_refuses_null_in_a_required_column(spec: str) -> None:
+    value = {"boolean": True, "string": "s"}.get(spec, 1)
+    with pytest.raises(SchemaEnforcementError) as info:
+        frame_of({"inputs": {"col_x": [value, None]}}, Schema([ColSpec(spec, "col_x")]))
+    assert "'col_x' is required" in str(info.value) and "row 1" in str(info.value)
+    assert info.value.field == "col_x"
+
+
+def test_read_csv_refuses_an_empty_cell_in_a_required_column() -> None:
+    with pytest.raises(SchemaEnforcementError, match="'a' is required, but row 1"):
+        read_csv(io.StringIO("a,b\n1.5,1\n,2\n"), SCHEMA)
+
+
 @settings(max_examples=50)
 @given(st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=20))
 def test_integers_that_fit_survive_exactly(values: list[int]) -> None:
@@ -178,7 +193,14 @@ def test_non_whole_floats_never_become_integers(value: float) -> None:
 
 def test_read_csv_types_text_by_the_signature() -> None:
     text = "a,b,c\n1.5,1,NA\n2,,\n"
-    frame = read_csv(io.StringIO(text), SCHEMA)
+    optional_b = Schema(
+        [
+            ColSpec("double", "a"),
+            ColSpec("long", "b", required=False),
+            ColSpec("string", "c", required=False),
+        ]
+    )
+    frame = read_csv(io.StringIO(text), optional_b)
     assert frame["a"].tolist() == [1.5, 2.0]
     assert frame["b"].dtype == "Int64" and frame["b"].isna().tolist() == [False, True]
     # "NA" is text in a string column, only an empty cell is missing

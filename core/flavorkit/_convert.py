@@ -20,7 +20,7 @@ import binascii
 import json
 from typing import TYPE_CHECKING, Any
 
-from flavorkit._schema import DataType, Schema, type_label
+from flavorkit._schema import AnyType, DataType, Schema, type_label
 from flavorkit.exceptions import SchemaEnforcementError
 
 if TYPE_CHECKING:
@@ -123,12 +123,32 @@ def typed_frame(rows: Rows, schema: Schema) -> pd.DataFrame:
     specs = _spec_for(labels, schema)
     data = {}
     for label, values, spec in zip(labels, cols, specs, strict=True):
+        if spec is not None and _needs_values(spec) and None in values:
+            raise _null_in_required(_field(label, spec), values.index(None))
         data[label] = (
             json_column(list(values), spec.type, _field(label, spec))
             if spec is not None
             else list(values)
         )
     return pd.DataFrame(data)
+
+
+def _needs_values(spec: Any) -> bool:
+    """Whether a payload column must hold a value in every row: required and not ``any``."""
+    return bool(spec.required) and not isinstance(spec.type, AnyType)
+
+
+def _null_in_required(name: str, row: int) -> SchemaEnforcementError:
+    # MLflow 3.17 lets nulls into required scalar columns (FORMAT.md §5.7), where they crash
+    # the model or come back as null predictions; a payload must send a value instead
+    return SchemaEnforcementError(
+        f"column {name!r} is required, but row {row} has no value (null or missing); "
+        "send a value in every row, or declare the column optional (required: false) "
+        "in the signature",
+        field=name,
+        expected="a value",
+        actual="null",
+    )
 
 
 def _spec_for(labels: list[Any], schema: Schema) -> list[Any]:
@@ -313,6 +333,8 @@ def text_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     out = {}
     for label, spec in zip(frame.columns, _spec_for(list(frame.columns), schema), strict=True):
         col = frame[label]
+        if spec is not None and _needs_values(spec):
+            _refuse_missing(col, _field(label, spec))
         out[label] = col if spec is None else text_column(col, spec.type, _field(label, spec))
     import pandas as pd
 
@@ -371,6 +393,8 @@ def binary_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     out = {}
     for label, spec in zip(frame.columns, _spec_for(list(frame.columns), schema), strict=True):
         col = frame[label]
+        if spec is not None and _needs_values(spec):
+            _refuse_missing(col, _field(label, spec))
         t = spec.type if spec is not None else None
         if isinstance(t, DataType) and (t in _INT_BOUNDS or t in _FLOAT_EXACT):
             dtype = col.dtype
@@ -383,6 +407,15 @@ def binary_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
                 continue
         out[label] = col
     return pd.DataFrame(out, index=frame.index)
+
+
+def _refuse_missing(col: pd.Series, name: str) -> None:
+    """Raise for the first missing value (an empty CSV cell, a Parquet null) of ``col``."""
+    import numpy as np
+
+    missing = col.isna().to_numpy()
+    if missing.any():
+        raise _null_in_required(name, int(np.argmax(missing)))
 
 
 # ---------------------------------------------------------------- messages

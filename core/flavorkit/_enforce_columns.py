@@ -21,6 +21,7 @@ from flavorkit._enforce_values import (
     _is_null,
     _is_object,
     _warn,
+    names_preview,
 )
 from flavorkit._schema import AnyType, ColSpec, DataType, TensorSpec
 from flavorkit.exceptions import SchemaEnforcementError
@@ -178,7 +179,7 @@ def _match_named(df: pd.DataFrame, plan: _Plan) -> list[tuple[Any, int, str]]:
         key = label if isinstance(label, str) else str(label)
         if key in by_key:
             raise SchemaEnforcementError(
-                f"the input has two columns named {key!r}; rename one",
+                f"the input has two columns named {names_preview([key])[1:-1]}; rename one",
                 field=key,
                 expected="unique column names",
                 actual="duplicated column",
@@ -189,7 +190,12 @@ def _match_named(df: pd.DataFrame, plan: _Plan) -> list[tuple[Any, int, str]]:
     ]
     extra = [k for k in by_key if k not in plan.keys]
     if missing:
-        note = f" The input also has columns the signature does not name: {extra}." if extra else ""
+        note = (
+            f" The input also has {len(extra)} column(s) the signature does not name: "
+            f"{names_preview(extra)}."
+            if extra
+            else ""
+        )
         raise SchemaEnforcementError(
             f"Model is missing inputs {missing}.{note} Add the missing column(s) to the input.",
             field=", ".join(missing),
@@ -197,7 +203,7 @@ def _match_named(df: pd.DataFrame, plan: _Plan) -> list[tuple[Any, int, str]]:
             actual=list(by_key),
         )
     if extra:
-        _warn(f"dropping input column(s) the signature does not name: {extra}")
+        _warn(f"dropping input column(s) the signature does not name: {names_preview(extra)}")
     return [(s, by_key[k], k) for s, k in zip(plan.specs, plan.keys, strict=True) if k in by_key]
 
 

@@ -28,6 +28,21 @@ def _warn(message: str, category: type[Warning] = SchemaWarning) -> None:
     warnings.warn(message, category, stacklevel=4)
 
 
+def names_preview(names: Any, limit: int = 10, width: int = 40) -> str:
+    """Up to ``limit`` names for a message, each cut to ``width`` characters, then "and N more".
+
+    Names can come from a client (column names, keys): an error must stay short
+    whatever they send, so neither their number nor their length is echoed in full.
+    """
+    names = list(names) if not isinstance(names, (list, tuple)) else names
+    shown = []
+    for name in names[:limit]:
+        text = name if isinstance(name, str) else str(name)
+        shown.append(repr(text[:width] + "...") if len(text) > width else repr(text))
+    more = len(names) - len(shown)
+    return f"[{', '.join(shown)}]" + (f" and {more} more" if more > 0 else "")
+
+
 def _is_extension(dtype: Any) -> bool:
     import pandas as pd
 

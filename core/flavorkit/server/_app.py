@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
+from flavorkit._payload import PayloadTooLargeError
 from flavorkit.exceptions import PayloadError, SchemaEnforcementError
 from flavorkit.server._batching import MicroBatcher
 from flavorkit.server._config import ServerConfig
@@ -40,24 +41,45 @@ MEDIA_TYPES = {
 }
 # bodies larger than this are parsed off the event loop, so they do not stall other requests
 _PARSE_INLINE_BYTES = 256 * 1024
+# after a body this large, memory the allocators keep is handed back to the system
+_RELEASE_AFTER_BYTES = 1024 * 1024
+# the longest a refused request waits for the batch in flight before it is answered
+_REFUSAL_TURN_S = 0.1
 _JSON = "application/json"
 
 
 class _HTTPError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, close: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        # the body was not read to its end: answer, then close the connection
+        self.close = close
+
+
+class _ClientGone(Exception):
+    """The client closed the connection before its body arrived."""
 
 
 def error_response(
-    status: int, code: str, message: str, exc: BaseException | None = None, *, debug: bool = False
+    status: int,
+    code: str,
+    message: str,
+    exc: BaseException | None = None,
+    *,
+    debug: bool = False,
+    close: bool = False,
 ) -> Response:
-    """A JSON error body ``{"error_code", "message"}``; ``stack_trace`` only in debug mode."""
+    """A JSON error body ``{"error_code", "message"}``; ``stack_trace`` only in debug mode.
+
+    ``close`` adds ``Connection: close``, so uvicorn closes the connection after the
+    answer (for a body left unread: what follows on the connection is not a request).
+    """
     body: dict[str, Any] = {"error_code": code, "message": message}
     if debug and exc is not None:
         body["stack_trace"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return Response(json.dumps(body), status_code=status, media_type=_JSON)
+    headers = {"Connection": "close"} if close else None
+    return Response(json.dumps(body), status_code=status, media_type=_JSON, headers=headers)
 
 
 def media_kind(header: str | None) -> str:
@@ -92,24 +114,102 @@ def _unsupported(what: str) -> str:
     return f"unsupported {what}; send one of {', '.join(MEDIA_TYPES)}"
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes:
+    """The request body: 413 over ``limit`` bytes, 408 when it takes over ``timeout_s``.
+
+    Raises ``_ClientGone`` when the client disconnects first.
+    """
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise _too_large(limit)
+    try:
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(timeout_s):
+                return await _receive_body(request, limit)
+        return await asyncio.wait_for(_receive_body(request, limit), timeout_s)
+    except (asyncio.TimeoutError, TimeoutError):
+        raise _HTTPError(
+            408,
+            "REQUEST_TIMEOUT",
+            f"the body did not arrive within the server's limit of {timeout_s:g} s",
+            close=True,
+        ) from None
+
+
+async def _receive_body(request: Request, limit: int) -> bytes:
+    receive = request.receive
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone()
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _too_large(limit: int) -> _HTTPError:
     return _HTTPError(
-        413, "PAYLOAD_TOO_LARGE", f"the body is larger than the server's limit of {limit} bytes"
+        413,
+        "PAYLOAD_TOO_LARGE",
+        f"the body is larger than the server's limit of {limit} bytes",
+        close=True,
     )
+
+
+class _MemoryRelease:
+    """Hand freed memory back to the system after big bodies, at most once a second.
+
+    Decoding a big body (or refusing it after parsing) frees what it allocated,
+    but glibc's malloc and Arrow's memory pool keep the pages for reuse, so
+    the server's RSS would stay at its high-water mark. ``malloc_trim`` and
+    Arrow's ``release_unused`` return them; both are cheap next to the decoding.
+    """
+
+    INTERVAL_S = 1.0
+
+    def __init__(self) -> None:
+        self._last = 0.0
+        self._scheduled = False
+        self._trim = _malloc_trim()
+
+    def release_soon(self) -> None:
+        """Release now, or a second after the last release (one is scheduled at a time)."""
+        if self._scheduled:
+            return
+        self._scheduled = True
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last + self.INTERVAL_S - time.monotonic())
+        loop.call_later(delay, loop.run_in_executor, None, self._release)
+
+    def _release(self) -> None:
+        try:
+            arrow = sys.modules.get("pyarrow")
+            if arrow is not None:
+                arrow.default_memory_pool().release_unused()
+            if self._trim is not None:
+                self._trim(0)
+        finally:
+            self._last = time.monotonic()
+            self._scheduled = False
+
+
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None on other C libraries and systems."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 class ScoringApp:
@@ -125,6 +225,7 @@ class ScoringApp:
         self.openapi: bytes | None = None
         # one thread: a model is never called from two threads at once
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flavorkit-predict")
+        self.memory = _MemoryRelease()
 
     def load(self) -> None:
         """Load the model and run the self-test (blocking; raises on failure)."""
@@ -140,6 +241,8 @@ class ScoringApp:
                 model_config=self.config.model_config or None,
             )
             self.scorer = Scorer(model)
+        self.scorer.max_rows = self.config.max_request_rows
+        self.scorer.max_cells = self.config.max_request_cells
         summary = self.scorer.self_test()
         model = self.scorer.model
         log.info(
@@ -210,28 +313,49 @@ class ScoringApp:
         cfg = self.config
         batcher, scorer = self.batcher, self.scorer
         assert batcher is not None and scorer is not None
+        body = b""
+        queued = False
         try:
             kind = media_kind(request.headers.get("content-type"))
+            body = await _read_body(request, cfg.max_body_bytes, cfg.body_timeout_s)
+            # counted from here, not while the body arrives: a client that sends slowly
+            # (or never finishes) must not make every batch wait for it
             batcher.arriving += 1
             try:
-                body = await _read_body(request, cfg.max_body_bytes)
+                # parsed and validated here, so a bad request is answered alone and never
+                # joins (and spoils) a micro-batch of good ones
                 if len(body) > _PARSE_INLINE_BYTES:
                     parsed = await asyncio.get_running_loop().run_in_executor(
-                        None, scorer.parse, body, kind
+                        None, scorer.prepare, body, kind
                     )
                 else:
-                    parsed = scorer.parse(body, kind)
+                    parsed = scorer.prepare(body, kind)
             finally:
                 batcher.arriving -= 1
+            queued = True
             out = await asyncio.wait_for(batcher.enqueue(parsed), cfg.request_timeout_s)
+        except _ClientGone:
+            log.debug("client disconnected before sending the whole body")
+            return Response(status_code=400)  # nobody is there to read it
+        except (_HTTPError, PayloadError, SchemaEnforcementError) as exc:
+            if not queued and not (isinstance(exc, _HTTPError) and exc.status == 408):
+                # refused before predicting: answered in turn with the batch in flight, so
+                # a client looping on bad requests gets no more of the server than others
+                await batcher.wait_turn(_REFUSAL_TURN_S)
+            return self._error(exc)
         except Exception as exc:
             return self._error(exc)
+        finally:
+            if len(body) >= _RELEASE_AFTER_BYTES:
+                self.memory.release_soon()
         return Response(out, media_type=_JSON)
 
     def _error(self, exc: Exception) -> Response:
         debug = self.config.debug
         if isinstance(exc, _HTTPError):
-            return error_response(exc.status, exc.code, str(exc))
+            return error_response(exc.status, exc.code, str(exc), close=exc.close)
+        if isinstance(exc, PayloadTooLargeError):
+            return error_response(413, "PAYLOAD_TOO_LARGE", str(exc), exc, debug=debug)
         if isinstance(exc, PayloadError):
             return error_response(400, "BAD_REQUEST", str(exc), exc, debug=debug)
         if isinstance(exc, SchemaEnforcementError):
@@ -258,9 +382,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     code = {404: "RESOURCE_DOES_NOT_EXIST", 405: "METHOD_NOT_ALLOWED"}.get(
         exc.status_code, "BAD_REQUEST"
     )
-    return error_response(
-        exc.status_code, code, f"{request.method} {request.url.path}: {exc.detail}"
-    )
+    path = request.url.path
+    path = path if len(path) <= 100 else path[:100] + "..."
+    return error_response(exc.status_code, code, f"{request.method[:20]} {path}: {exc.detail}")
 
 
 def create_app(

@@ -63,6 +63,12 @@ class MicroBatcher:
         self.batched_requests = 0
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # refused requests waiting for their turn: (batches answered by then, future)
+        self._turns: list[tuple[int, asyncio.Future[None]]] = []
+        self._answered = 0
+        self._predicting = False
+        # jobs queued or in a batch, not yet answered
+        self._pending = 0
 
     def start(self) -> None:
         """Start the consumer task on the running loop."""
@@ -87,7 +93,38 @@ class MicroBatcher:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         rows = len(request.rows.rows) if request.rows is not None else 1
         self._queue.put_nowait(_Job(request, future, rows))
+        self._pending += 1
         return future
+
+    async def wait_turn(self, limit_s: float) -> None:
+        """Wait as long as a request arriving now would wait for its batch (at most ``limit_s``).
+
+        The server answers a refused request only then, so a client sending bad
+        requests in a tight loop gets a turn as often as one sending good
+        requests, not one per parse. Returns at once when the batcher is idle,
+        and as soon as it falls idle.
+        """
+        if not self._pending:
+            return
+        # the batch a request arriving now would join is the next one to start
+        turn = asyncio.get_running_loop().create_future()
+        self._turns.append((self._answered + (2 if self._predicting else 1), turn))
+        try:
+            await asyncio.wait((turn,), timeout=limit_s)
+        finally:
+            if not turn.done():
+                turn.cancel()
+
+    def _release_turns(self, idle: bool) -> None:
+        waiting = []
+        for due, turn in self._turns:
+            if turn.done():
+                continue
+            if idle or self._answered >= due:
+                turn.set_result(None)
+            else:
+                waiting.append((due, turn))
+        self._turns = waiting
 
     async def submit(self, request: Parsed) -> bytes:
         """Queue ``request`` and wait for its response body; raises what scoring it raised."""
@@ -101,6 +138,7 @@ class MicroBatcher:
             if job is None:
                 return
             if job.future.done():  # its caller gave up (timeout) before it ran
+                self._pending -= 1
                 continue
             batch = [job]
             if job.request.batchable and self.scorer.batchable and self.max_rows > 1:
@@ -108,12 +146,19 @@ class MicroBatcher:
                 if stop is not False:
                     held.append(stop)
             requests = [j.request for j in batch]
+            self._predicting = True
             try:
                 results = await loop.run_in_executor(
                     self.executor, self.scorer.score_batch, requests
                 )
             except BaseException as exc:  # the executor itself failed: every caller hears of it
                 results = [exc] * len(batch)
+            finally:
+                self._predicting = False
+                self._answered += 1
+                self._pending -= len(batch)
+                if self._turns:
+                    self._release_turns(idle=not self._pending)
             if len(batch) > 1:
                 self.batches += 1
                 self.batched_requests += len(batch)
@@ -149,7 +194,9 @@ class MicroBatcher:
                     return False
             if job is None or not job.request.batchable or rows + job.rows > self.max_rows:
                 return job
-            if not job.future.done():
+            if job.future.done():  # its caller gave up
+                self._pending -= 1
+            else:
                 batch.append(job)
                 rows += job.rows
         return False

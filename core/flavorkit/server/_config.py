@@ -18,6 +18,16 @@ class ServerConfig:
     until they hold that many (1 turns micro-batching off).
     ``max_batch_delay_ms`` is the longest a batch waits for requests that
     are still arriving; with none arriving it goes at once.
+
+    Against clients that send too much or too slowly: ``max_body_bytes``
+    bounds a body as sent, ``max_request_rows`` and ``max_request_cells``
+    (rows x columns) what it decodes to, checked before decoding where the
+    format allows (Parquet metadata, CSV while reading; JSON right after
+    parsing); over a limit is a 413. ``body_timeout_s`` is the longest a
+    client may take to send its body once the headers are in (408, and the
+    connection is closed). ``max_connections`` is uvicorn's
+    ``limit_concurrency``: past that many open connections or requests in
+    flight, new requests are answered 503 (None: no limit).
     """
 
     model_uri: str
@@ -27,6 +37,10 @@ class ServerConfig:
     max_batch_size: int = 64
     max_batch_delay_ms: float = 2.0
     max_body_bytes: int = 64 * 1024 * 1024
+    max_request_rows: int | None = 1_000_000
+    max_request_cells: int | None = 10_000_000
+    body_timeout_s: float = 30.0
+    max_connections: int | None = 1000
     request_timeout_s: float = 60.0
     debug: bool = False
     allow_unsafe: bool | None = None

@@ -80,6 +80,8 @@ def serve(config: ServerConfig, *, env_manager: str = "local") -> int:
         log_level=config.log_level,
         access_log=config.access_log,
         lifespan="on",
+        # past this many open connections (or requests in flight) new requests get 503
+        limit_concurrency=config.max_connections,
         # in-flight requests get the request timeout to finish after SIGTERM
         timeout_graceful_shutdown=max(1, int(config.request_timeout_s) + 5),
     )

@@ -6,6 +6,7 @@ model is never called from two threads at once.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
@@ -13,8 +14,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from flavorkit import _convert, _payload
-from flavorkit._payload import Parsed, Rows
-from flavorkit.exceptions import PayloadError
+from flavorkit._enforce import enforce_params, enforce_schema
+from flavorkit._enforce_values import names_preview
+from flavorkit._payload import Parsed, PayloadTooLargeError, Rows
+from flavorkit._schema import DataType
+from flavorkit.exceptions import PayloadError, SchemaEnforcementError
 
 if TYPE_CHECKING:
     from flavorkit._pyfunc import PyFuncModel
@@ -22,6 +26,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("flavorkit.server")
 
 JSON, CSV, PARQUET = "json", "csv", "parquet"
+# Parquet is decoded in record batches of this many rows, so a file whose metadata
+# understates its rows is stopped one batch past the limit
+_PARQUET_BATCH_ROWS = 65_536
 
 
 class SelfTestError(RuntimeError):
@@ -36,39 +43,177 @@ class Scorer:
     turns it off when the model's output is not row-aligned.
     """
 
-    def __init__(self, model: PyFuncModel) -> None:
+    def __init__(
+        self, model: PyFuncModel, *, max_rows: int | None = None, max_cells: int | None = None
+    ) -> None:
         self.model = model
         signature = model.signature
         self.schema = signature.inputs if signature is not None else None
-        params = signature.params if signature is not None else None
+        self.params_schema = signature.params if signature is not None else None
+        params = self.params_schema
         self.param_names = frozenset(p.name for p in params) if params else frozenset()
         self.column_schema = self.schema is not None and not self.schema.is_tensor_spec()
         self.batchable = self.column_schema
+        # the most rows and cells (rows x columns) one request may decode to; None: no limit
+        self.max_rows = max_rows
+        self.max_cells = max_cells
 
     # -- parsing -------------------------------------------------------------
+    def prepare(self, body: bytes, kind: str) -> Parsed:
+        """Parse and validate one request body: what the server queues for prediction.
+
+        Everything a client can get wrong is found here, before the request
+        may join a micro-batch: malformed bodies, too many rows or cells
+        (``PayloadTooLargeError``), no rows, and values that do not fit the
+        signature. A table request that passes can be joined with others; one
+        whose values could make a joined conversion fail is marked ``alone``.
+        Raises ``PayloadError`` or ``SchemaEnforcementError`` (each naming
+        the field); anything else that goes wrong while reading a body is
+        reported as a ``PayloadError`` too.
+        """
+        try:
+            request = self.parse(body, kind)
+            self.validate(request)
+            if kind == JSON and not request.unwrap:
+                # JSON parses 1e400 as infinity; vouched-for rows hold none (the quick check)
+                _refuse_infinity(request.frame if request.rows is not None else request.data)
+                if request.params:
+                    _payload.find_overflow(request.params, "params")
+        except (PayloadError, SchemaEnforcementError, MemoryError):
+            raise
+        except RecursionError:
+            raise PayloadError(
+                "the body nests arrays or objects too deeply; send flat rows or tensors",
+                field="body",
+            ) from None
+        except Exception as exc:
+            # one line, no traceback (a client can send these at will); debug logs show it
+            log.warning(
+                "refused a request body that could not be read (%s)",
+                type(exc).__name__,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+            raise PayloadError(
+                f"the request could not be read ({type(exc).__name__})", field="body"
+            ) from None
+        return request
+
     def parse(self, body: bytes, kind: str) -> Parsed:
         """Turn a request body of media ``kind`` (json, csv, parquet) into a request.
 
-        Raises ``PayloadError`` or ``SchemaEnforcementError``.
+        Rows and cells are counted before anything is typed (for CSV and
+        Parquet, before the data is decoded). Raises ``PayloadError``
+        (``PayloadTooLargeError`` over a limit) or ``SchemaEnforcementError``.
         """
         if kind == JSON:
-            return _payload.parse_json(body, self.schema, self.param_names)
+            request = _payload.parse_json(
+                body, self.schema, self.param_names, size_check=self._check_size
+            )
+            if request.rows is None and not request.unwrap:
+                self._check_size(*_extent(request.data))  # tensors (tables were checked)
+            return request
         if kind == CSV:
             return Parsed(data=self._csv(body))
         return Parsed(data=self._parquet(body))
 
+    def _check_size(self, rows: int, cells: int) -> None:
+        if self.max_rows is not None and rows > self.max_rows:
+            raise PayloadTooLargeError(
+                f"the request has {rows} rows, more than the server's limit of "
+                f"{self.max_rows} rows per request; send fewer rows per request",
+                field="body",
+                limit="max_request_rows",
+            )
+        if self.max_cells is not None and cells > self.max_cells:
+            raise PayloadTooLargeError(
+                f"the request has {cells} cells (rows x columns), more than the server's "
+                f"limit of {self.max_cells} cells per request; send fewer rows per request",
+                field="body",
+                limit="max_request_cells",
+            )
+
+    def _allowed_rows(self, width: int) -> tuple[int | None, str]:
+        """The most rows a table of ``width`` columns may have, and the limit that sets it."""
+        by_rows = self.max_rows
+        by_cells = self.max_cells // max(width, 1) if self.max_cells is not None else None
+        if by_cells is not None and (by_rows is None or by_cells < by_rows):
+            return by_cells, "max_request_cells"
+        return by_rows, "max_request_rows"
+
+    def _too_many_rows(self, what: str, allowed: int, limit: str, width: int) -> Exception:
+        if limit == "max_request_rows":
+            message = (
+                f"{what} has more than {allowed} rows, the server's limit of rows per "
+                "request; send fewer rows per request"
+            )
+        else:
+            message = (
+                f"{what} has more than {self.max_cells} cells ({width} columns x more than "
+                f"{allowed} rows), the server's limit of cells per request; "
+                "send fewer rows per request"
+            )
+        return PayloadTooLargeError(message, field="body", limit=limit)
+
     def _csv(self, body: bytes) -> Any:
         import pandas as pd
 
+        if self.max_cells is not None:
+            end = body.find(b"\n")
+            # an upper bound (a quoted name may hold a comma): refuse before pandas builds it
+            if body.count(b",", 0, end if end >= 0 else len(body)) + 1 > self.max_cells:
+                raise PayloadTooLargeError(
+                    f"the CSV header row has more than {self.max_cells} columns, more than "
+                    "the server's limit of cells per request",
+                    field="body",
+                    limit="max_request_cells",
+                )
         try:
-            frame = _payload.read_csv(io.BytesIO(body), self.schema)
+            columns = _csv_header(body)
+            self._check_csv_header(columns)
+            allowed, limit = self._allowed_rows(len(columns))
+            options = {"nrows": allowed + 1} if allowed is not None else {}
+            frame = _payload.read_csv(io.BytesIO(body), self.schema, **options)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise PayloadError(
                 f"the body is not valid CSV with a header row ({type(exc).__name__})", field="body"
             ) from None
+        if allowed is not None and len(frame) > allowed:
+            raise self._too_many_rows("the CSV body", allowed, limit, len(columns))
+        if len(frame) == 0:
+            raise PayloadError(
+                "the CSV body has no rows (only a header row); send at least one row",
+                field="body",
+            )
         if self.schema is not None and not self.column_schema:
             return _payload.tensor_from_table(frame, self.schema, text=True)
         return frame
+
+    def _check_csv_header(self, columns: list[str]) -> None:
+        """Refuse a header that lacks required columns without echoing it: it may be data."""
+        if not self.column_schema or not self.schema.has_input_names():  # type: ignore[union-attr]
+            return
+        present = set(columns)
+        required = [str(s.name) for s in self.schema.inputs if s.required]  # type: ignore[union-attr]
+        missing = [name for name in required if name not in present]
+        if missing:
+            unknown = sum(1 for c in columns if c not in self._names)
+            raise SchemaEnforcementError(
+                f"the CSV header row does not name the signature's required column(s) "
+                f"{names_preview(missing)} ({unknown} of its {len(columns)} names are not in "
+                "the signature); the first line must be a header row naming the columns",
+                field=", ".join(missing),
+                expected=[str(s.name) for s in self.schema.inputs],  # type: ignore[union-attr]
+                actual=f"{len(columns)} columns",
+            )
+
+    @functools.cached_property
+    def _quick_plan(self) -> _QuickPlan:
+        return _QuickPlan(self.schema)
+
+    @functools.cached_property
+    def _names(self) -> frozenset[str]:
+        assert self.schema is not None
+        return frozenset(str(s.name) for s in self.schema.inputs)
 
     def _parquet(self, body: bytes) -> Any:
         try:
@@ -79,19 +224,94 @@ class Scorer:
                 "Parquet bodies need pyarrow: pip install 'flavorkit[parquet]'", field="body"
             ) from None
         try:
-            frame = pq.read_table(pa.BufferReader(body)).to_pandas()
+            file = pq.ParquetFile(pa.BufferReader(body))
+            meta = file.metadata
+            # the metadata says how much the file decodes to: refuse before decoding any of it
+            self._check_size(meta.num_rows, meta.num_rows * meta.num_columns)
+            width = len(file.schema_arrow)
+            allowed, limit = self._allowed_rows(width)
+            batches = []
+            rows = 0
+            for batch in file.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
+                rows += batch.num_rows
+                if allowed is not None and rows > allowed:  # the metadata understated it
+                    raise self._too_many_rows("the Parquet body", allowed, limit, width)
+                batches.append(batch)
+            frame = pa.Table.from_batches(batches, schema=file.schema_arrow).to_pandas()
         except (pa.ArrowException, OSError) as exc:
             raise PayloadError(
                 f"the body is not a valid Parquet file ({type(exc).__name__})", field="body"
             ) from None
+        if len(frame) == 0:
+            raise PayloadError("the Parquet body has no rows; send at least one row", field="body")
         if self.schema is None:
             return frame
         if self.column_schema:
             return _convert.binary_frame(frame, self.schema)
         return _payload.tensor_from_table(frame, self.schema, text=False)
 
+    # -- validating ----------------------------------------------------------
+    def validate(self, request: Parsed) -> None:
+        """Check a parsed request against the signature; raise what predicting it would raise.
+
+        Table rows pass a quick check of every value (no DataFrame is built);
+        rows it cannot vouch for are typed and enforced in full, which raises
+        the error naming the column and row. Other inputs are enforced as the
+        model's predict would. Params are checked too.
+        """
+        if request.unwrap:
+            return
+        if request.rows is not None:
+            self._validate_rows(request)
+        else:
+            if _extent(request.data)[0] == 0:
+                raise PayloadError("the request has no rows; send at least one row", field="body")
+            if self.schema is not None:
+                request.data = enforce_schema(request.data, self.schema)
+        if request.params and self.params_schema is not None:
+            request.params = enforce_params(request.params, self.params_schema)
+
+    def _validate_rows(self, request: Parsed) -> None:
+        rows = request.rows
+        assert rows is not None and self.schema is not None
+        if not rows.rows:
+            raise PayloadError("the request has no rows; send at least one row", field="body")
+        plan = self._quick_plan
+        positions = plan.positions_for(rows)
+        if rows.columns is not None and plan.named and positions is not None:
+            # before any conversion: a request may name thousands of columns
+            missing = [
+                name
+                for (name, _, required), at in zip(plan.specs, positions, strict=True)
+                if required and at is None
+            ]
+            if missing:
+                extra = [c for c in rows.columns if c not in self._names]
+                note = (
+                    f" The input also has {len(extra)} column(s) the signature does not name: "
+                    f"{names_preview(extra)}."
+                    if extra
+                    else ""
+                )
+                raise SchemaEnforcementError(
+                    f"Model is missing inputs {missing}.{note} Add the missing column(s) to the "
+                    "input.",
+                    field=", ".join(missing),
+                    expected=[name for name, _, _ in plan.specs],
+                    actual=f"{len(rows.columns)} columns",
+                )
+        verdict = _quick_check(rows, plan, positions)
+        if verdict is _ALONE:
+            request.alone = True
+        elif verdict is not _OK:
+            # typed and enforced in full: raises the error naming the column and row
+            request.frame = enforce_schema(_convert.typed_frame(rows, self.schema), self.schema)
+            request.alone = verdict is _ALONE_UNSURE
+
     # -- predicting ----------------------------------------------------------
     def _data(self, request: Parsed) -> Any:
+        if request.frame is not None:
+            return request.frame
         if request.rows is not None:
             assert self.schema is not None
             return _convert.typed_frame(request.rows, self.schema)
@@ -168,7 +388,7 @@ class Scorer:
         serving = model.path / info.get("serving_input_path", "serving_input_example.json")
         try:
             if serving.is_file():
-                request = self.parse(serving.read_bytes(), JSON)
+                request = self.prepare(serving.read_bytes(), JSON)
             else:
                 request = Parsed(data=model.input_example, params=model.input_example_params)
             body = self.score(request)
@@ -193,6 +413,196 @@ class Scorer:
             self.batchable = False
             return "; micro-batching off: the output for joined requests is not row-aligned"
         return ""
+
+
+def _csv_header(body: bytes) -> list[str]:
+    """The names in a CSV body's header row, read without decoding any data row."""
+    import pandas as pd
+
+    end = body.find(b"\n")
+    line = body[: end if end >= 0 else len(body)].removeprefix(b"\xef\xbb\xbf").rstrip(b"\r")
+    if line and b'"' not in line:
+        return line.decode("utf-8").split(",")  # the common case, without pandas
+    return [str(c) for c in pd.read_csv(io.BytesIO(body), nrows=0).columns]
+
+
+def _refuse_infinity(data: Any) -> None:
+    """Raise for an infinite float in decoded JSON: only a number like ``1e400`` becomes one."""
+    if data is None:
+        return
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        for i, dtype in enumerate(data.dtypes):
+            if isinstance(dtype, np.dtype) and dtype.kind == "f":
+                _refuse_inf_array(data.iloc[:, i].to_numpy(), data.columns[i], "column")
+    elif isinstance(data, np.ndarray) and data.dtype.kind == "f":
+        _refuse_inf_array(data, None, "tensor")
+    elif isinstance(data, dict):
+        for name, value in data.items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                _refuse_inf_array(value, name, "tensor")
+
+
+def _refuse_inf_array(arr: Any, name: Any, what: str) -> None:
+    import numpy as np
+
+    inf = np.isinf(arr)
+    if inf.any():
+        at = np.unravel_index(int(np.argmax(inf)), arr.shape)
+        label = names_preview([name])[1:-1] if name is not None else "[0]"
+        where = f"row {at[0]}" if what == "column" else f"index {list(map(int, at))}"
+        raise SchemaEnforcementError(
+            f"{what} {label}: {_payload.OVERFLOW} ({where})",
+            field=str(name) if name is not None else "[0]",
+            expected="a finite number",
+            actual="a number too large for a double",
+        )
+
+
+def _extent(data: Any) -> tuple[int, int]:
+    """(rows, cells) of a decoded input: a DataFrame, an ndarray, a dict of them, a list."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return len(data), data.size
+    if isinstance(data, np.ndarray):
+        return (data.shape[0] if data.ndim else 1), data.size
+    if isinstance(data, dict):
+        extents = [_extent(v) for v in data.values()]
+        if not extents:
+            return 0, 0
+        return min(e[0] for e in extents), sum(e[1] for e in extents)
+    if isinstance(data, list):
+        return len(data), len(data)
+    return 1, 1
+
+
+# -- the quick check of table rows -------------------------------------------------
+
+_OK, _ALONE, _UNSURE, _ALONE_UNSURE = "ok", "alone", "unsure", "alone-unsure"
+_DOUBLE_INTS = 2**53  # the integers a double holds exactly
+_FLOAT_INTS = 2**24
+_FLOAT32_MAX = 3.4028234663852886e38
+_INT_RANGES = {DataType.integer: (-(2**31), 2**31 - 1), DataType.long: (-(2**63), 2**63 - 1)}
+
+
+_DOUBLE, _FLOAT, _LONG, _INTEGER, _BOOLEAN, _STRING, _OTHER = range(7)
+_KINDS = {
+    DataType.double: _DOUBLE,
+    DataType.float: _FLOAT,
+    DataType.long: _LONG,
+    DataType.integer: _INTEGER,
+    DataType.boolean: _BOOLEAN,
+    DataType.string: _STRING,
+}
+
+
+class _QuickPlan:
+    """What the quick check needs from a column schema, derived once per model."""
+
+    # column tuples seen recently -> the position of each spec's column; bounded in
+    # entries and in the width of a tuple kept, since clients choose the tuples
+    CACHE = 64
+    CACHE_WIDTH = 256
+
+    def __init__(self, schema: Any) -> None:
+        self.named = schema.has_input_names()
+        self.specs = [
+            (str(s.name), _KINDS.get(s.type, _OTHER), bool(s.required)) for s in schema.inputs
+        ]
+        self.positions: dict[tuple[str, ...], list[int | None]] = {}
+
+    def positions_for(self, rows: Rows) -> list[int | None] | None:
+        columns = rows.columns
+        if columns is not None and self.named:
+            found = self.positions.get(columns)
+            if found is None:
+                where = {name: i for i, name in enumerate(columns)}
+                found = [where.get(name) for name, _, _ in self.specs]
+                if len(columns) <= self.CACHE_WIDTH:
+                    if len(self.positions) >= self.CACHE:
+                        self.positions.clear()
+                    self.positions[columns] = found
+            return found
+        if not self.named and rows.rows and len(rows.rows[0]) >= len(self.specs):
+            return list(range(len(self.specs)))
+        return None
+
+
+def _quick_check(rows: Rows, plan: _QuickPlan, positions: list[int | None] | None) -> str:
+    """Vouch for table rows without building a DataFrame.
+
+    ``_OK``: every value converts exactly and nothing is missing, so typing and
+    enforcing the rows (alone or joined with other vouched-for rows) succeeds.
+    ``_ALONE``: the same, but an integer beyond 2**53 in a ``long`` column would
+    make a joined conversion refuse a column mixing it with floats. ``_UNSURE``
+    (or ``_ALONE_UNSURE``): a value or a column type this check does not judge
+    (binary, datetime, complex types, a possible error): type and enforce in full.
+    """
+    if positions is None:
+        return _UNSURE
+    table = rows.rows
+    alone = unsure = False
+    for (_, kind, required), i in zip(plan.specs, positions, strict=True):
+        if i is None:
+            if required:
+                return _UNSURE  # enforcement names the missing columns
+            continue
+        values = (table[0][i],) if len(table) == 1 else [row[i] for row in table]
+        one = _quick_column(values, kind, required)
+        if one is _ALONE:
+            alone = True
+        elif one is _UNSURE:
+            unsure = True
+    if unsure:
+        return _ALONE_UNSURE if alone else _UNSURE
+    return _ALONE if alone else _OK
+
+
+def _quick_column(values: Any, kind: int, required: bool) -> str:
+    if kind <= _FLOAT:
+        exact = _DOUBLE_INTS if kind == _DOUBLE else _FLOAT_INTS
+        top = _FLOAT32_MAX if kind == _FLOAT else None
+        for v in values:
+            t = type(v)
+            if t is float:
+                if v - v != 0.0 or (top is not None and abs(v) > top):
+                    return _UNSURE
+            elif t is int:
+                if v > exact or v < -exact:
+                    return _UNSURE
+            elif v is not None or required:
+                return _UNSURE
+        return _OK
+    if kind <= _INTEGER:
+        lo, hi = _INT_RANGES[DataType.long if kind == _LONG else DataType.integer]
+        floats = big = False
+        for v in values:
+            t = type(v)
+            if t is int:
+                if v < lo or v > hi:
+                    return _UNSURE
+                if v > _DOUBLE_INTS or v < -_DOUBLE_INTS:
+                    big = True
+            elif t is float:
+                if not v.is_integer() or v > _DOUBLE_INTS or v < -_DOUBLE_INTS or v < lo or v > hi:
+                    return _UNSURE
+                floats = True
+            elif v is not None or required:
+                return _UNSURE
+        if big:
+            return _UNSURE if floats else _ALONE
+        return _OK
+    if kind <= _STRING:
+        want = bool if kind == _BOOLEAN else str
+        for v in values:
+            if type(v) is not want and (v is not None or required):
+                return _UNSURE
+        return _OK
+    return _UNSURE
 
 
 def _join_key(rows: Rows) -> Any:
