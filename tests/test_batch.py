@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ import pandas as pd
 import pytest
 from _serving_models import save_doubler, save_labels, save_linear, server_env
 from flavorkit._batch import predict_file
+from flavorkit.cli import main
 from flavorkit.exceptions import PayloadError, SchemaEnforcementError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -90,7 +93,7 @@ def test_predict_file_every_input_and_output_format(
 @settings(
     max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
 )
-@given(rows=st.integers(0, 40), chunk=st.integers(1, 50))
+@given(rows=st.integers(1, 40), chunk=st.integers(1, 50))
 def test_predict_file_keeps_row_count_and_order(
     linear: Any, tmp_path: Path, rows: int, chunk: int
 ) -> None:
@@ -126,7 +129,8 @@ def test_predict_file_names_rows_and_column_of_a_lossy_value_and_leaves_no_outpu
     target = tmp_path / "out.csv"
     with pytest.raises(SchemaEnforcementError) as info:
         predict_file(linear, str(source), str(target), chunk_rows=2)
-    assert "'b'" in str(info.value)
+    assert str(info.value).startswith("row 3: column 'b': expected long")
+    assert "(row 3)" in str(info.value) and info.value.rows == (3, 3)  # type: ignore[attr-defined]
     assert not target.exists() and list(tmp_path.iterdir()) == [source]
 
 
@@ -135,7 +139,7 @@ def test_predict_file_reports_rows_of_a_chunk_the_model_rejects(
 ) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text('{"a": 1, "b": 1}\n{"a": 2, "b": 2}\n{"a": 3}\n')
-    with pytest.raises(SchemaEnforcementError, match=r"rows 3-3: .*missing inputs \['b'\]"):
+    with pytest.raises(SchemaEnforcementError, match=r"^row 3: .*missing inputs \['b'\]"):
         predict_file(linear, str(source), str(tmp_path / "out.csv"), chunk_rows=2)
 
 
@@ -244,3 +248,219 @@ def test_predict_streams_stdin_to_stdout(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode().splitlines() == ["4.0", "6.0"]
     assert done.stderr == b""  # piped: no progress bar
+
+
+# -- errors say where they are in the input -------------------------------------------
+
+ROW_FORMS = ["csv", "parquet", "jsonl", "dataframe_split", "dataframe_records", "instances"]
+
+
+def with_value(form: str, row: int, value: Any, n: int = 10) -> pd.DataFrame:
+    """``table(n)`` with ``b`` at the 1-based data row ``row`` set to ``value``."""
+    frame = table(n)
+    frame["b"] = frame["b"].astype(object)
+    frame.loc[row - 1, "b"] = value
+    if form == "parquet":  # a column Parquet can type: floats, or nullable integers
+        frame["b"] = frame["b"].astype("float64" if value is not None else "Int64")
+    return frame
+
+
+@pytest.mark.parametrize("form", ROW_FORMS)
+def test_errors_name_rows_of_the_input_across_chunks_and_the_column(
+    linear: Any, tmp_path: Path, form: str
+) -> None:
+    source = write_input(
+        tmp_path / f"in{SUFFIX.get(form, '.json')}", with_value(form, 7, 2.5), form
+    )
+    with pytest.raises(SchemaEnforcementError) as info:
+        predict_file(linear, str(source), str(tmp_path / "out.csv"), chunk_rows=4)
+    message = str(info.value)
+    # the third chunk holds data rows 5-8 of the file; the exact row is the 7th
+    assert message.startswith("rows 5-8: column 'b': expected long"), message
+    assert "(row 7)" in message and "2.5" not in message
+    assert info.value.rows == (5, 8)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("form", ["csv", "parquet", "jsonl", "dataframe_records"])
+def test_a_null_in_a_required_column_names_rows_and_column(
+    linear: Any, tmp_path: Path, form: str
+) -> None:
+    source = write_input(
+        tmp_path / f"in{SUFFIX.get(form, '.json')}", with_value(form, 4, None, n=5), form
+    )
+    with pytest.raises(SchemaEnforcementError) as info:
+        predict_file(linear, str(source), str(tmp_path / "out.csv"), chunk_rows=2)
+    assert re.match(r"rows 3-4: column 'b'.* row 4\b", str(info.value)), str(info.value)
+
+
+def test_the_models_own_error_is_left_as_it_is_with_the_rows_noted(
+    linear: Any, tmp_path: Path
+) -> None:
+    frame = table(6)
+    frame.loc[4, "a"] = -1.0  # the model raises for a negative a
+    source = write_input(tmp_path / "in.csv", frame, "csv")
+    with pytest.raises(RuntimeError, match="negative input") as info:
+        predict_file(linear, str(source), str(tmp_path / "out.csv"), chunk_rows=2)
+    if sys.version_info >= (3, 11):
+        assert info.value.__notes__ == ["flavorkit predict: raised while predicting input rows 5-6"]
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_a_failed_parquet_run_closes_its_writer_and_leaves_no_file(
+    linear: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    source = write_input(tmp_path / "in.csv", with_value("csv", 5, 2.5, n=6), "csv")
+    assert (
+        main(
+            [
+                "predict",
+                str(linear.path),
+                "-i",
+                str(source),
+                "-o",
+                str(tmp_path / "o.pq"),
+                "--chunk-size",
+                "2",
+            ]
+        )
+        == 1
+    )
+    gc.collect()  # a ParquetWriter left open would complain from __del__ now
+    assert [u.object for u in unraisable] == []
+    assert list(tmp_path.iterdir()) == [source]
+
+
+class Changing(flavorkit.PythonModel):
+    """Integers for rows whose ``a`` is below 2, else text: Parquet cannot hold both in a column."""
+
+    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        a = model_input["a"]
+        return a if a.iloc[0] < 2 else a.map(lambda v: f"v{v}")
+
+
+def test_parquet_output_whose_columns_change_names_the_rows(tmp_path: Path) -> None:
+    path = tmp_path / "changing"
+    flavorkit.save_model(Changing(), path, input_example=pd.DataFrame({"a": [1, 2]}))
+    source = tmp_path / "in.csv"
+    source.write_text("a\n1\n1\n2\n2\n")
+    with pytest.raises(PayloadError) as info:
+        predict_file(
+            flavorkit.load_model(path), str(source), str(tmp_path / "o.parquet"), chunk_rows=2
+        )
+    assert str(info.value).startswith("rows 3-4: the predictions do not fit the Parquet columns")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["changing", "in.csv"]
+
+
+# -- hostile input files: one line on stderr, exit 1, nothing echoed ------------------
+
+SECRET = "S3CR3T-VALUE"
+
+HOSTILE: dict[str, tuple[str, bytes, str]] = {
+    # name: (input file name, its bytes, what the one error line must say)
+    "deep json": (
+        "in.json",
+        b'{"instances": [{"a": 1, "b": 1}, ' + b"[" * 5000 + b"]" * 5000 + b"]}",
+        "row 2 nests deeper than 100 levels",
+    ),
+    "deep jsonl": (
+        "in.jsonl",
+        b'{"a": 1, "b": 1}\n{"a": ' + b"[" * 5000 + b"]" * 5000 + b', "b": 1}\n',
+        "line 2 (row 2) nests deeper than 100 levels",
+    ),
+    "NaN in json": (
+        "in.json",
+        b'{"dataframe_records": [{"a": 1, "b": 1}, {"a": NaN, "b": 1}]}',
+        "row 2: the input is not valid JSON",
+    ),
+    "NaN in jsonl": (
+        "in.jsonl",
+        b'{"a": 1, "b": 1}\n\n{"a": NaN, "b": 1}\n',
+        "line 3 (row 2): NaN is not JSON",
+    ),
+    "overflow in jsonl": (
+        "in.jsonl",
+        b'{"a": 1e999, "b": 1}\n',
+        "line 1 (row 1): field 'a': a number is too large for a 64-bit float",
+    ),
+    "bad token in json": (
+        "in.json",
+        b'{"dataframe_records": [{"a": 1, "b": 1}, {"a": ' + SECRET.encode() + b"}]}",
+        "row 2: the input is not valid JSON (lexical error: invalid char in json text)",
+    ),
+    "not utf-8 csv": (
+        "in.csv",
+        b"a,b\n1,1\n1,\xff\xfe\n",
+        "line 3 of the input is not UTF-8 text",
+    ),
+    "not utf-8 csv header": ("in.csv", b"a,\xffb\n1,1\n", "the header (line 1) of the input"),
+    "not utf-8 jsonl": (
+        "in.jsonl",
+        b'{"a": 1, "b": 1}\n{"a": 1, "b": "\xff"}\n',
+        "line 2 (row 2) is not UTF-8 text",
+    ),
+    "not utf-8 json": (
+        "in.json",
+        b'{"instances": [{"a": 1, "b": "\xff"}]}',
+        "row 1: the input is not valid JSON (lexical error: invalid bytes in UTF8 string)",
+    ),
+    "header-only csv": ("in.csv", b"a,b\n", "the input has no data rows"),
+    "empty csv": ("in.csv", b"", "the input is empty: a CSV file needs a header row"),
+    "empty jsonl": ("in.jsonl", b"\n\n", "the input has no data rows"),
+    "0-row json": ("in.json", b'{"inputs": []}', "the input has no data rows"),
+    "lone surrogate column in jsonl": (
+        "in.jsonl",
+        b'{"a": 1, "b": 1, "\\udcff": 2}\n',
+        "line 1 (row 1): the field name '\\udcff' holds a lone surrogate escape",
+    ),
+    "lone surrogate column in json": (
+        "in.json",
+        b'{"dataframe_records": [{"a": 1, "b": 1, "\\udcff": 2}]}',
+        "row 1: the input holds bytes that are not UTF-8, or a lone surrogate escape",
+    ),
+    "lone surrogate column in csv": (
+        "in.csv",
+        "a,b,\udcff\n1,1,1\n".encode("utf-8", "surrogatepass"),
+        "the header (line 1) of the input is not UTF-8 text",
+    ),
+    "value of the wrong type": (
+        "in.jsonl",
+        b'{"a": 1, "b": 1}\n{"a": "' + SECRET.encode() + b'", "b": 1}\n',
+        "rows 1-2: column 'a': expected double, got",
+    ),
+    "ragged csv": ("in.csv", b"a,b\n1,1\n1,1,1\n", "Expected 2 fields in line 3, saw 3"),
+    "a long unknown key": (
+        "in.json",
+        b'{"' + b"k" * 10_000 + b'": 1}',
+        "unknown top-level key '" + "k" * 40 + "...'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=list(HOSTILE))
+@pytest.mark.parametrize("out", ["out.csv", "out.parquet"])
+def test_hostile_inputs_give_one_clear_line(
+    linear: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, out: str
+) -> None:
+    name, content, says = HOSTILE[case]
+    source = tmp_path / name
+    source.write_bytes(content)
+    argv = ["predict", str(linear.path), "-i", str(source), "-o", str(tmp_path / out)]
+    assert main([*argv, "--chunk-size", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("flavorkit: error: ") and err.count("\n") == 1, err
+    assert says in err, err
+    assert SECRET not in err and len(err) < 500
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_column_names_in_errors_are_capped(
+    linear: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_input(tmp_path / "in.csv", table(2), "csv")
+    keep = [f"--keep={'x' * 100}{i}" for i in range(15)]
+    argv = ["predict", str(linear.path), "-i", str(source), "-o", str(tmp_path / "o.csv")]
+    assert main([*argv, *keep]) == 1
+    err = capsys.readouterr().err
+    assert err.count("'" + "x" * 40 + "...'") == 10 and err.rstrip().endswith("and 5 more")

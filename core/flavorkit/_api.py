@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -51,18 +50,26 @@ def save_model(
     model) writes the artifacts; the core adds the signature (inferred from
     ``input_example`` and a prediction on it when not given), the input
     example, the environment files and ``MLmodel``. Everything is written
-    into a temporary folder beside ``path`` and renamed into place at the
-    end, so a failure leaves no folder at ``path``.
+    into a work folder beside ``path`` and renamed into place at the end, so
+    a failure leaves no folder at ``path``, and of several saves racing to
+    one ``path`` without ``overwrite`` exactly one succeeds. A save first
+    cleans up after saves to ``path`` that were killed: it deletes their
+    work folders and puts back a model an interrupted overwrite had moved
+    aside. The folder gets the mode a plain ``mkdir`` would (0o777 less the
+    umask).
 
     Raises ``ModelExistsError`` for a non-empty ``path`` without
-    ``overwrite=True``, ``PluginError`` when no plugin takes the model,
+    ``overwrite=True`` (also when another save got there first),
+    ``PluginError`` when no plugin takes the model,
     ``SignatureError`` when a signature cannot be inferred, ``TypeError``
     for options no plugin understood.
     """
     target = Path(path).expanduser().absolute()
+    if target.parent.is_dir():
+        _recover(target)  # before anything else: a crashed overwrite may have moved a model aside
     _check_target(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    tmp = _work_folder(target)
     try:
         manifest = _write_model(
             tmp,
@@ -76,7 +83,7 @@ def save_model(
             metadata=metadata,
             options=dict(flavor_options),
         )
-        _move_into_place(tmp, target)
+        _move_into_place(tmp, target, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -96,19 +103,172 @@ def _check_target(target: Path, overwrite: bool) -> None:
             )
 
 
-def _move_into_place(tmp: Path, target: Path) -> None:
-    if not target.exists():
-        os.replace(tmp, target)
+# A save works in folders beside its target, named ``.<target>.<host>-<pid>.<random>.<kind>``:
+# ``partial`` (the model being written), ``old`` (the folder an overwrite moved aside) and
+# ``trash`` (a leftover being deleted). The host and pid name the process that owns one, so a
+# later save tells the leftovers of a killed save (its owner is dead) from a save in progress.
+_MOVE_ATTEMPTS = 5
+
+
+def _move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
+    """Rename the written folder ``tmp`` to ``target``; replace a model there only on ``overwrite``.
+
+    Renaming a folder onto a folder that is not empty fails (POSIX), so the
+    rename itself decides a race: of several saves without ``overwrite``
+    exactly one places its folder, the others raise ``ModelExistsError``.
+    An overwrite moves the old folder aside first, so an error keeps one of
+    the two whole; a kill between the two renames is undone by the next save
+    (``_recover``).
+    """
+    for _ in range(_MOVE_ATTEMPTS):
+        try:
+            os.rename(tmp, target)  # onto a missing or empty folder only
+            return
+        except OSError as exc:
+            if not _occupied(exc):
+                raise
+        _check_target(target, overwrite)  # raises unless this save may replace what is there
+        if not overwrite:
+            continue  # the folder there went away or is empty: try again
+        old = _work_name(target, "old")
+        try:
+            os.rename(target, old)
+        except FileNotFoundError:
+            continue  # another save moved it meanwhile
+        try:
+            os.rename(tmp, target)
+        except BaseException as exc:
+            _put_back(old, target)
+            if isinstance(exc, OSError) and _occupied(exc):
+                continue  # another save placed a folder in between: replace that one
+            raise
+        _discard(old, target)
         return
-    # overwrite: swap the old folder out first, so a failure keeps one of the two whole
-    trash = target.with_name(f".{target.name}.{os.getpid()}.old")
-    os.replace(target, trash)
+    raise ModelExistsError(
+        f"{target} was replaced by other saves {_MOVE_ATTEMPTS} times while this one tried to "
+        "place its model; save again"
+    )
+
+
+def _occupied(exc: OSError) -> bool:
+    """Whether a rename failed because something is at the destination."""
+    import errno
+
+    return exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR)
+
+
+def _put_back(old: Path, target: Path) -> None:
     try:
-        os.replace(tmp, target)
-    except BaseException:
-        os.replace(trash, target)
-        raise
-    shutil.rmtree(trash, ignore_errors=True)
+        os.rename(old, target)
+    except OSError as exc:
+        if _occupied(exc):
+            _discard(old, target)  # a model saved meanwhile holds the place
+        # otherwise it stays beside the target, and the next save puts it back
+
+
+def _work_name(target: Path, kind: str) -> Path:
+    import secrets
+
+    return target.with_name(
+        f".{target.name}.{_host_tag()}-{os.getpid()}.{secrets.token_hex(4)}.{kind}"
+    )
+
+
+def _work_folder(target: Path) -> Path:
+    """Create the empty folder a save writes into, with the mode a plain ``mkdir`` gives."""
+    for _ in range(100):
+        tmp = _work_name(target, "partial")
+        try:
+            tmp.mkdir()  # 0o777 less the umask; tempfile.mkdtemp would make it 0o700
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"could not create a work folder beside {target}")
+
+
+def _host_tag() -> str:
+    import hashlib
+    import socket
+
+    name = socket.gethostname().encode("utf-8", "surrogateescape")
+    return hashlib.sha256(name).hexdigest()[:8]
+
+
+def _recover(target: Path) -> None:
+    """Clean up after saves to ``target`` whose process died, before this save starts.
+
+    A folder an overwrite moved aside goes back to ``target`` when nothing is
+    there (the overwrite was killed between its two renames), else it is
+    deleted; work folders are deleted. Folders of live processes (or of other
+    hosts) are left alone.
+    """
+    for kind, path in _leftovers(target):
+        if kind == "old":
+            try:
+                os.rename(path, target)  # onto a missing or empty folder only
+                continue
+            except FileNotFoundError:
+                continue  # another save recovered it meanwhile
+            except OSError as exc:
+                if not _occupied(exc):
+                    raise
+        _discard(path, target)
+
+
+def _leftovers(target: Path) -> list[tuple[str, Path]]:
+    """``(kind, path)`` of the work folders beside ``target`` whose owner is dead; ``old`` first."""
+    import re
+
+    name = re.escape(target.name)
+    pattern = re.compile(rf"\.{name}\.([0-9a-f]{{8}})-([0-9]+)\.[0-9a-f]{{8}}\.(partial|old|trash)")
+    legacy = re.compile(rf"\.{name}\.([0-9]+)\.old")  # named by earlier versions
+    host = _host_tag()
+    found: list[tuple[str, Path]] = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return found  # a folder we may not list: nothing to clean up that we could see
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is not None:
+            if match[1] == host and not _alive(int(match[2])):
+                found.append((match[3], Path(entry.path)))
+            continue
+        match = legacy.fullmatch(entry.name)
+        if match is not None and not _alive(int(match[1])):
+            found.append(("old", Path(entry.path)))
+    return sorted(found, key=lambda item: (item[0] != "old", item[1].name))
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` may still be running; when unsure, yes (its folder is kept)."""
+    if os.name != "posix" or pid <= 0 or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # EPERM: it runs as another user
+    return True
+
+
+def _discard(path: Path, target: Path) -> None:
+    """Delete a leftover; renamed to a ``trash`` name of this process first, so only we touch it."""
+    trash = _work_name(target, "trash")
+    try:
+        os.rename(path, trash)
+    except FileNotFoundError:
+        return  # another save took it
+    except OSError:
+        trash = path
+    if trash.is_dir() and not trash.is_symlink():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            trash.unlink()
 
 
 def _write_model(

@@ -8,13 +8,21 @@ time, so inputs larger than memory work; JSON is streamed with ijson. Values
 are typed by the signature exactly as the scoring server types them
 (``flavorkit._payload``). The output is written beside its destination and
 renamed into place at the end, so a failure leaves no partial file.
+
+Input files are read as hostile: every problem is a ``PayloadError`` or
+``SchemaEnforcementError`` whose one-line message says where it is (the data
+rows of the input, 1-based and counted across chunks without the header, or
+the line for JSON Lines, and the column) and never echoes a value; column
+names are escaped, cut short and listed at most ten at a time.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -24,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from flavorkit import _convert, _payload
 from flavorkit._payload import FORMAT_KEYS, Rows
-from flavorkit.exceptions import PayloadError, SchemaEnforcementError
+from flavorkit.exceptions import FlavorkitError, PayloadError, SchemaEnforcementError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,6 +50,8 @@ _SUFFIXES = {
     ".pq": "parquet",
 }
 DEFAULT_CHUNK_ROWS = 10_000
+# nesting of JSON arrays and objects in an input; tensors and Array columns use fewer than 10
+MAX_DEPTH = 100
 
 
 @dataclass
@@ -85,11 +95,94 @@ def detect_format(path: str, given: str | None) -> str:
     return fmt
 
 
+# ---------------------------------------------------------------- saying where
+
+
+# a position inside one chunk in a message about it (0-based): "row 3", "item 3"
+_POSITION = re.compile(r"\b(row|item) ([0-9]+)\b")
+
+
+def _span(first: int, last: int) -> str:
+    return f"row {first}" if first == last else f"rows {first}-{last}"
+
+
+def _one_line(text: str, limit: int = 1000) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _name(label: Any, width: int = 40) -> str:
+    """A column name or key for a message: quoted and escaped, cut to ``width`` characters."""
+    text = label if isinstance(label, str) else str(label)
+    return repr(text[:width] + "...") if len(text) > width else repr(text)
+
+
+def _names(labels: Sequence[Any], limit: int = 10) -> str:
+    """Up to ``limit`` names for a message, then how many more there are."""
+    shown = ", ".join(_name(label) for label in labels[:limit])
+    more = len(labels) - limit
+    return f"[{shown}]" + (f" and {more} more" if more > 0 else "")
+
+
+def _located(
+    exc: FlavorkitError, first: int, last: int, *, positions: bool = True
+) -> FlavorkitError:
+    """``exc`` said of the input's rows ``first``-``last`` (1-based): a copy, same type and fields.
+
+    With ``positions``, the 0-based positions the message gives inside the
+    chunk (``row 3``, ``item 3``) become rows of the input. Tensor messages
+    keep theirs: their positions count elements, not rows. A
+    ``SchemaEnforcementError`` whose message does not name its column gets it.
+    """
+    message = _one_line(str(exc))
+    if positions:
+        message = _POSITION.sub(lambda m: f"{m[1]} {first + int(m[2])}", message)
+    column = getattr(exc, "field", None)
+    if (
+        isinstance(exc, SchemaEnforcementError)
+        and isinstance(column, str)
+        and not any(repr(name) in message for name in column.split(", "))
+    ):
+        message = f"column {_name(column)}: {message}"
+    located = exc.__class__.__new__(exc.__class__)
+    located.__dict__.update(exc.__dict__)
+    located.args = (f"{_span(first, last)}: {message}",)
+    located.rows = (first, last)  # type: ignore[attr-defined]
+    return located
+
+
+def _after(done: int) -> str:
+    """Where reading stopped when the rows of the failed chunk are not known."""
+    return f" after data row {done}" if done else ""
+
+
+def _note(exc: BaseException, first: int, last: int) -> None:
+    """Say on an exception of the model itself which rows it was predicting (Python 3.11+)."""
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None:
+        add_note(f"flavorkit predict: raised while predicting input {_span(first, last)}")
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = exc.args[0] if exc.args else ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    lines = str(text).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__
+
+
 # ---------------------------------------------------------------- readers
 
 
 def _column_schema(schema: Schema | None) -> bool:
     return schema is not None and not schema.is_tensor_spec()
+
+
+def _positions(schema: Schema | None) -> bool:
+    """Whether positions in messages count rows (they count elements for tensors)."""
+    return schema is None or not schema.is_tensor_spec()
 
 
 def _rows_data(rows: Rows, schema: Schema | None) -> tuple[Any, pd.DataFrame | None]:
@@ -108,54 +201,245 @@ def _rows_data(rows: Rows, schema: Schema | None) -> tuple[Any, pd.DataFrame | N
 
 
 def read_csv_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) -> Iterator[Chunk]:
-    """CSV chunks; every cell read as text and typed by the signature."""
+    """CSV chunks; with a column signature every cell is read as text and typed by it.
+
+    Raises ``PayloadError`` for an empty file, text that is not UTF-8 (naming
+    its line) and malformed CSV, ``SchemaEnforcementError`` for a cell that
+    does not fit its column (naming the row).
+    """
+    import pandas as pd
+
+    typed = _column_schema(schema)
+    tensors = schema is not None and not typed
+    options = _payload.CSV_TEXT_OPTIONS if typed else {}
     start = _tell(source)
-    tensors = schema is not None and schema.is_tensor_spec()
-    for frame in _payload.read_csv(source, schema, chunksize=chunk_rows):
-        pos = _tell(source)
-        data = _payload.tensor_from_table(frame, schema, text=True) if tensors else frame  # type: ignore[arg-type]
-        yield Chunk(data, len(frame), frame, advanced=pos - start)
-        start = pos
+    done = 0
+    try:
+        reader = pd.read_csv(source, chunksize=chunk_rows, **options)
+        with reader:
+            for frame in reader:
+                pos = _tell(source)
+                rows = len(frame)
+                if rows == 0:
+                    continue
+                try:
+                    if typed:
+                        frame = _convert.text_frame(frame, schema)  # type: ignore[arg-type]
+                    data = (
+                        _payload.tensor_from_table(frame, schema, text=True)  # type: ignore[arg-type]
+                        if tensors
+                        else frame
+                    )
+                except FlavorkitError as exc:
+                    raise _located(exc, done + 1, done + rows, positions=not tensors) from None
+                yield Chunk(data, rows, frame, advanced=pos - start)
+                start = pos
+                done += rows
+    except pd.errors.EmptyDataError:
+        raise PayloadError(
+            "the input is empty: a CSV file needs a header row", field="input"
+        ) from None
+    except UnicodeDecodeError:
+        line = _bad_utf8_line(source)
+        where = "the header (line 1)" if line == 1 else f"line {line}" if line else "a line"
+        after = _after(done) if line is None else ""
+        raise PayloadError(
+            f"{where} of the input{after} is not UTF-8 text; save the file as UTF-8",
+            field="header" if line == 1 else f"line {line}" if line else "input",
+        ) from None
+    except pd.errors.ParserError as exc:
+        detail = _first_line(exc).removeprefix("Error tokenizing data. C error: ")
+        raise PayloadError(
+            f"the input is not valid CSV{_after(done)} ({detail})", field="input"
+        ) from None
+
+
+def _bad_utf8_line(source: IO[bytes]) -> int | None:
+    """The line (1-based) of the first byte that is not UTF-8, read again from the start.
+
+    None when ``source`` cannot seek (stdin) or holds no such byte.
+    """
+    try:
+        source.seek(0)
+    except (AttributeError, OSError, ValueError):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    while True:
+        block = source.read(1 << 20)
+        pending = len(decoder.getstate()[0])  # bytes of a character the last block cut
+        try:
+            decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            return line + block.count(b"\n", 0, max(exc.start - pending, 0))
+        if not block:
+            return None
+        line += block.count(b"\n")
 
 
 def read_parquet_chunks(path: str, schema: Schema | None, chunk_rows: int) -> Iterator[Chunk]:
     """Parquet record batches of ``chunk_rows`` rows, numeric columns narrowed exactly."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    # buffered, not pre-buffered: a row group's column chunks are streamed page by page
-    # instead of loaded whole (files often hold one row group for every row)
-    with pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False) as file:
-        for batch in file.iter_batches(batch_size=chunk_rows):
-            frame = batch.to_pandas()
+    unreadable = (pa.ArrowException, OSError, ValueError, UnicodeDecodeError)
+    typed = _column_schema(schema)
+    try:
+        # buffered, not pre-buffered: a row group's column chunks are streamed page by page
+        # instead of loaded whole (files often hold one row group for every row)
+        file = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
+    except FileNotFoundError:
+        raise
+    except unreadable as exc:
+        raise PayloadError(
+            f"the input is not a Parquet file this can read ({_first_line(exc)})", field="input"
+        ) from None
+    done = 0
+    with file:
+        batches = file.iter_batches(batch_size=chunk_rows)
+        while True:
+            try:
+                batch = next(batches)
+                frame = batch.to_pandas()
+            except StopIteration:
+                return
+            except unreadable as exc:
+                raise PayloadError(
+                    f"the Parquet data{_after(done)} cannot be read ({_first_line(exc)})",
+                    field="input",
+                ) from None
+            rows = len(frame)
+            if rows == 0:
+                continue
             data = frame
-            if _column_schema(schema):
-                data = frame = _convert.binary_frame(frame, schema)  # type: ignore[arg-type]
-            elif schema is not None:
-                data = _payload.tensor_from_table(frame, schema, text=False)
-            yield Chunk(data, len(frame), frame, advanced=len(frame))
+            try:
+                if typed:
+                    data = frame = _convert.binary_frame(frame, schema)  # type: ignore[arg-type]
+                elif schema is not None:
+                    data = _payload.tensor_from_table(frame, schema, text=False)
+            except FlavorkitError as exc:
+                raise _located(exc, done + 1, done + rows, positions=typed) from None
+            yield Chunk(data, rows, frame, advanced=rows)
+            done += rows
 
 
 def read_jsonl_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) -> Iterator[Chunk]:
-    """JSON Lines: one record (object) per line; blank lines are skipped."""
+    """JSON Lines: one record (object) per line; blank lines are skipped.
+
+    Each line is strict JSON: no ``NaN``/``Infinity``, no number beyond a
+    double, no lone surrogate escape, UTF-8, nested at most ``MAX_DEPTH``
+    levels. Errors name the line and the row (they differ by the blank lines).
+    """
     records: list[Any] = []
     consumed = 0
     line_no = 0
+    done = 0
+    positions = _positions(schema)
     for line in source:
         line_no += 1
         consumed += len(line)
+        if line_no == 1 and line.startswith(codecs.BOM_UTF8):
+            line = line[len(codecs.BOM_UTF8) :]
         if not line.strip():
             continue
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            raise PayloadError(
-                f"line {line_no} is not valid JSON", field=f"line {line_no}"
-            ) from None
+        records.append(_jsonl_record(line, line_no, done + len(records) + 1))
         if len(records) >= chunk_rows:
-            yield _items_chunk(records, "line", schema, consumed)
+            yield _located_items(records, "line", schema, consumed, done, positions)
+            done += len(records)
             records, consumed = [], 0
     if records:
-        yield _items_chunk(records, "line", schema, consumed)
+        yield _located_items(records, "line", schema, consumed, done, positions)
+
+
+def _located_items(
+    items: list[Any], key: str, schema: Schema | None, advanced: int, done: int, positions: bool
+) -> Chunk:
+    try:
+        return _items_chunk(items, key, schema, advanced)
+    except FlavorkitError as exc:
+        raise _located(exc, done + 1, done + len(items), positions=positions) from None
+
+
+class _Constant(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's json reads them, JSON has no such tokens."""
+
+
+def _refuse_constant(token: str) -> Any:
+    raise _Constant(token)
+
+
+_JSONL_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+# tokens that may hide what Python's json accepts and JSON or Unicode do not: a lone
+# surrogate escape (\ud800-\udfff), a number that overflows a double to infinity
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_HUGE_NUMBER = re.compile(r"[eE][+]?0*[1-9][0-9]{2}|[0-9]{309}")
+
+
+def _jsonl_record(line: bytes, line_no: int, row: int) -> Any:
+    """Parse one line of JSON Lines strictly; errors name the line, the row and the field."""
+    where = f"line {line_no} (row {row})"
+    field = f"line {line_no}"
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(
+            f"{where} is not UTF-8 text (byte {exc.start + 1} of the line); save the file as UTF-8",
+            field=field,
+        ) from None
+    try:
+        value = _JSONL_DECODER.decode(text)
+    except _Constant as exc:
+        raise PayloadError(
+            f"{where}: {exc.args[0]} is not JSON; write null for a missing value", field=field
+        ) from None
+    except RecursionError:
+        raise PayloadError(f"{where} nests deeper than {MAX_DEPTH} levels", field=field) from None
+    except ValueError as exc:
+        detail = (
+            f"{exc.msg} at column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else "a number has too many digits"
+        )
+        raise PayloadError(f"{where} is not valid JSON ({detail})", field=field) from None
+    problem = _strict_problem(value, text)
+    if problem is not None:
+        raise PayloadError(f"{where}: {problem}", field=field)
+    return value
+
+
+def _strict_problem(value: Any, text: str) -> str | None:
+    """What JSON or Unicode refuse in a parsed line, with its field; cheap for ordinary lines."""
+    deep = text.count("[") + text.count("{") > MAX_DEPTH
+    huge = _HUGE_NUMBER.search(text) is not None
+    lone = "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None
+    if not (deep or huge or lone):
+        return None
+    stack: list[tuple[Any, int, Any]] = [(value, 0, None)]  # value, depth, top-level key
+    while stack:
+        item, depth, top = stack.pop()
+        where = f"field {_name(top)}: " if top is not None else ""
+        if isinstance(item, (dict, list)):
+            if depth >= MAX_DEPTH:
+                return f"{where}nests deeper than {MAX_DEPTH} levels"
+            pairs = item.items() if isinstance(item, dict) else ((None, v) for v in item)
+            for key, child in pairs:
+                if lone and isinstance(key, str) and _lone_surrogate(key):
+                    return f"the field name {_name(key)} holds a lone surrogate escape"
+                name = key if depth == 0 and isinstance(item, dict) else top
+                stack.append((child, depth + 1, name))
+        elif huge and isinstance(item, float) and item - item != 0.0:
+            return f"{where}a number is too large for a 64-bit float"
+        elif lone and isinstance(item, str) and _lone_surrogate(item):
+            return f"{where}text holds a lone surrogate escape (\\ud800-\\udfff), not Unicode"
+    return None
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _items_chunk(
@@ -189,24 +473,33 @@ def read_json_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) 
     emitted = False
     # rows need their column names first, unless the signature matches by position
     need_columns = schema is None or schema.has_input_names()
+    positions = _positions(schema)
     items: list[Any] = []
+    done = 0  # rows yielded
+    in_rows = False  # inside a list of rows: a parse error there is in row done + len(items) + 1
     start = _tell(source)
+
+    def chunk() -> Chunk:
+        try:
+            return _chunk_of(key, items, columns, schema, params, _tell(source) - start)
+        except FlavorkitError as exc:
+            raise _located(exc, done + 1, done + len(items), positions=positions) from None
+
+    def where() -> str:
+        return f"row {done + len(items) + 1}: " if in_rows else ""
+
     try:
-        for path, value in _stream_values(ijson.parse(source, use_float=True)):
+        for path, value in _stream_values(ijson.basic_parse(source, use_float=True)):
             top = path.split(".", 1)[0]
-            if top not in FORMAT_KEYS and top != "params":
-                raise PayloadError(
-                    f"unknown top-level key {top!r}; allowed: {list(FORMAT_KEYS)} and 'params'",
-                    field=top,
-                )
             if top in FORMAT_KEYS:
                 if key is not None and top != key:
                     raise PayloadError(
                         f"the file holds two format keys, {key!r} and {top!r}; keep one", field=top
                     )
                 key = top
-            if value is LIST_START:
-                continue  # a streamed list begins: its key is now known, its items follow
+            if value is LIST_START or value is LIST_END:
+                in_rows = value is LIST_START  # a streamed list: its key is known, items follow
+                continue
             if path == "params":
                 if emitted:
                     raise PayloadError(
@@ -224,7 +517,8 @@ def read_json_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) 
                 items.append(value)
                 waiting = key == "dataframe_split" and columns is None and need_columns
                 if len(items) >= chunk_rows and not waiting:
-                    yield _chunk_of(key, items, columns, schema, params, _tell(source) - start)
+                    yield chunk()
+                    done += len(items)
                     items, start, emitted = [], _tell(source), True
             elif path == "inputs":
                 yield Chunk(
@@ -233,14 +527,30 @@ def read_json_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) 
                 emitted = True
             elif path != "dataframe_split.index":
                 raise PayloadError(f"'{path}' must be a list", field=path)
+    except _TooDeep as exc:
+        path = exc.args[0].removesuffix(".item")
+        what = where()[:-2] if in_rows else f"'{path}'"
+        raise PayloadError(f"{what} nests deeper than {MAX_DEPTH} levels", field=path) from None
     except ijson.JSONError as exc:
         raise PayloadError(
-            f"the input is not valid JSON ({str(exc)[:200]})", field="body"
+            f"{where()}the input is not valid JSON{_json_detail(exc)}", field="body"
+        ) from None
+    except UnicodeDecodeError:
+        raise PayloadError(
+            f"{where()}the input holds bytes that are not UTF-8, or a lone surrogate escape "
+            "(\\ud800-\\udfff) that is not Unicode",
+            field="body",
         ) from None
     if key is None:
         raise PayloadError(f"the file must hold one of the keys {list(FORMAT_KEYS)}", field="body")
     if items:
-        yield _chunk_of(key, items, columns, schema, params, _tell(source) - start)
+        yield chunk()
+
+
+def _json_detail(exc: Exception) -> str:
+    """`` (the parser's reason)``, without the excerpt of the input it quotes after it."""
+    detail = _first_line(exc).rstrip(".")
+    return "" if '"' in detail else f" ({detail})"
 
 
 def _whole_inputs(value: Any, schema: Schema | None) -> dict[str, Any]:
@@ -272,48 +582,102 @@ def _chunk_of(
 
 # lists whose items are streamed one by one; anything else is read as a whole value
 LIST_START = object()
+LIST_END = object()
 _STREAMED = frozenset({"dataframe_split.data", "dataframe_records", "instances", "inputs"})
+_TOP_KEYS = frozenset({*FORMAT_KEYS, "params"})
+_SPLIT_KEYS = frozenset({"columns", "data", "index"})
+
+
+class _TooDeep(Exception):
+    """A value nests deeper than ``MAX_DEPTH``; ``args[0]`` is its path."""
 
 
 def _stream_values(events: Any) -> Iterator[tuple[str, Any]]:
     """``(path, value)`` per item of a streamed list (path ends in ``.item``) and per other value.
 
-    The start of a streamed list is announced as ``(path, LIST_START)``.
+    ``events`` are ijson's ``basic_parse`` events, which carry no prefix:
+    ijson builds a prefix string for every event, so a file nesting
+    thousands of levels took gigabytes before any check could run. Paths are
+    the keys from the top joined by dots. A streamed list is announced by
+    ``(path, LIST_START)`` and closed by ``(path, LIST_END)``.
 
-    Raises ``PayloadError`` when the top level (or ``dataframe_split``) is not an object.
+    Raises ``PayloadError`` when the top level (or ``dataframe_split``) is not
+    an object or holds an unknown key, ``_TooDeep`` past ``MAX_DEPTH`` levels.
     """
     import ijson
 
-    lists: set[str] = set()
-    builder = None
-    depth = 0
+    inside: list[str] = []  # the objects we are in: [] at the top, ["dataframe_split"]
+    key: str | None = None  # the key of the value that comes next in the current object
+    streaming: str | None = None  # the path of the streamed list we are in
+    builder: Any = None
+    depth = 0  # containers open around the next event
+    base = 0  # containers open around the value the builder builds
     target = ""
-    for prefix, event, value in events:
+    begun = False
+    for event, value in events:
+        opens = event in ("start_map", "start_array")
+        closes = event in ("end_map", "end_array")
         if builder is not None:
             builder.event(event, value)
-            depth += event in ("start_map", "start_array")
-            depth -= event in ("end_map", "end_array")
-            if depth == 0:
+            depth += opens - closes
+            if depth > MAX_DEPTH:
+                raise _TooDeep(target)
+            if depth == base:
                 yield target, builder.value
                 builder = None
             continue
-        if prefix in ("", "dataframe_split"):
-            if event not in ("start_map", "map_key", "end_map"):
-                where = "the file" if prefix == "" else "'dataframe_split'"
-                raise PayloadError(f"{where} must be a JSON object", field=prefix or "body")
+        if streaming is not None:
+            if event == "end_array":
+                depth -= 1
+                yield streaming, LIST_END
+                streaming = None
+                continue
+            target = f"{streaming}.item"
+        elif not begun:
+            if event != "start_map":
+                raise PayloadError("the file must be a JSON object", field="body")
+            begun, depth = True, 1
             continue
-        if prefix in _STREAMED and event in ("start_array", "end_array"):
-            if event == "start_array":
-                lists.add(prefix)
-                yield prefix, LIST_START
+        elif event == "map_key":
+            key = value
+            allowed = _SPLIT_KEYS if inside else _TOP_KEYS
+            if key not in allowed:
+                where = (
+                    "'dataframe_split' has an unknown key" if inside else "unknown top-level key"
+                )
+                allowed_text = (
+                    "columns, data, index" if inside else f"{list(FORMAT_KEYS)} and 'params'"
+                )
+                raise PayloadError(
+                    f"{where} {_name(key)}; allowed: {allowed_text}",
+                    field="dataframe_split" if inside else _name(key)[1:-1],
+                )
             continue
-        if prefix.endswith(".item") and prefix[:-5] not in lists:
-            continue  # cannot happen for well-formed events; defensive
-        target = prefix
-        if event in ("start_map", "start_array"):
+        elif event == "end_map":
+            depth -= 1
+            if inside:
+                inside.pop()
+            continue
+        else:
+            target = ".".join([*inside, str(key)])
+            if target == "dataframe_split":
+                if event != "start_map":
+                    raise PayloadError("'dataframe_split' must be a JSON object", field=target)
+                inside.append(target)
+                depth += 1
+                continue
+            if target in _STREAMED and event == "start_array":
+                streaming = target
+                depth += 1
+                yield target, LIST_START
+                continue
+        if opens:
             builder = ijson.ObjectBuilder()
             builder.event(event, value)
-            depth = 1
+            base = depth
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _TooDeep(target)
         else:
             yield target, value
 
@@ -415,15 +779,56 @@ class _Writer:
         if self._parquet is None:
             self._parquet = pq.ParquetWriter(self.fh, table.schema)
         elif table.schema != self._parquet.schema:
-            table = table.cast(self._parquet.schema)
+            try:
+                table = table.cast(self._parquet.schema)
+            except (pa.ArrowException, ValueError, TypeError):
+                raise PayloadError(
+                    "the predictions do not fit the Parquet columns the first chunk set: "
+                    + _schema_change(self._parquet.schema, table.schema),
+                    field="output",
+                ) from None
         self._parquet.write_table(table)
 
     def close(self) -> None:
+        """Finish the output (the JSON list, the Parquet footer)."""
         if self.fmt == "json":
             self.fh.write(b'{"predictions":[]}' if self.count == 0 else b"]}")
             self.fh.write(b"\n")
         if self._parquet is not None:
             self._parquet.close()
+            self._parquet = None
+
+    def abort(self) -> None:
+        """Close without finishing, before the file under it closes (the output is discarded)."""
+        if self._parquet is not None:
+            with contextlib.suppress(Exception):
+                self._parquet.close()
+            self._parquet = None
+
+
+def _schema_change(before: Any, now: Any) -> str:
+    """How the columns of a Parquet chunk differ from the first chunk's, by name and type."""
+    if before.names != now.names:
+        return f"columns {_names(now.names)} instead of {_names(before.names)}"
+    changed = [
+        f"column {_name(a.name)} is {b.type} here, {a.type} before"
+        for a, b in zip(before, now, strict=True)
+        if a.type != b.type
+    ]
+    return "; ".join(changed[:10]) or "the column types changed"
+
+
+def _write_problem(exc: Exception, fmt: str) -> str:
+    """Why predictions could not be written, without their values."""
+    if isinstance(exc, UnicodeEncodeError):
+        return "a column name or value holds a lone surrogate, which is not Unicode"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    message = _first_line(exc)
+    column = re.search(r"for column (.{1,200}?) with type", message)
+    if column is not None:  # pyarrow: "Conversion failed for column x with type object"
+        return f"column {_name(column[1])} holds values of mixed types"
+    return f"{type(exc).__name__} writing {fmt}"
 
 
 # ---------------------------------------------------------------- the run
@@ -440,6 +845,28 @@ def _chunks(
     return reader(source, schema, chunk_rows)
 
 
+def _next_chunk(chunks: Iterator[Chunk], done: int) -> Chunk | None:
+    """The next chunk, or None at the end; what the reader did not expect becomes a PayloadError."""
+    try:
+        return next(chunks)
+    except StopIteration:
+        return None
+    except (FlavorkitError, FileNotFoundError):
+        raise
+    except RecursionError:
+        problem = "nests too deeply to read"
+    except MemoryError:
+        problem = "does not fit in memory; pass a smaller --chunk-size"
+    except OSError as exc:
+        problem = f"cannot be read ({exc.strerror or type(exc).__name__})"
+    except Exception as exc:
+        # chained for callers of predict_file; the message never quotes the input
+        raise PayloadError(
+            f"the input{_after(done)} cannot be read ({type(exc).__name__})", field="input"
+        ) from exc
+    raise PayloadError(f"the input{_after(done)} {problem}", field="input") from None
+
+
 @contextlib.contextmanager
 def _open_input(path: str, fmt: str) -> Iterator[IO[bytes] | str]:
     if fmt == "parquet":
@@ -451,7 +878,15 @@ def _open_input(path: str, fmt: str) -> Iterator[IO[bytes] | str]:
     elif path == "-":
         yield sys.stdin.buffer
     else:
-        with open(path, "rb") as fh:
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise PayloadError(
+                f"cannot read the input {path!r} ({exc.strerror})", field="input"
+            ) from None
+        with fh:
             yield fh
 
 
@@ -461,10 +896,18 @@ def _open_output(path: str) -> Iterator[IO[bytes]]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
+    import secrets
+
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
     try:
-        with open(tmp, "wb") as fh:
+        fh = open(tmp, "xb")  # noqa: SIM115 - new: never follows a link or truncates a file
+    except OSError as exc:
+        raise PayloadError(
+            f"cannot write the output {path!r} ({exc.strerror})", field="output"
+        ) from None
+    try:
+        with fh:
             yield fh
         os.replace(tmp, target)
     finally:
@@ -481,13 +924,15 @@ def _progress(enabled: bool, fmt: str, path: str) -> Any:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        return tqdm(
-            total=pq.ParquetFile(path).metadata.num_rows,
-            unit="rows",
-            unit_scale=True,
-            file=sys.stderr,
-        )
-    total = os.path.getsize(path) if path != "-" else None
+        try:
+            total = pq.ParquetFile(path).metadata.num_rows
+        except Exception:  # not readable: the reader says why
+            return None
+        return tqdm(total=total, unit="rows", unit_scale=True, file=sys.stderr)
+    try:
+        total = os.path.getsize(path) if path != "-" else None
+    except OSError:
+        total = None
     return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr)
 
 
@@ -510,8 +955,13 @@ def predict_file(
     signature does not name are left out of the model's input (listed in
     ``BatchResult.ignored_columns``). ``params`` apply to
     every chunk (params inside a JSON payload are used when not given).
-    Raises ``PayloadError`` for a malformed input and ``SchemaEnforcementError``
-    (naming the rows of the chunk) for data that does not fit the signature.
+
+    Raises ``PayloadError`` for a malformed input (or one without data rows)
+    and ``SchemaEnforcementError`` for data that does not fit the signature.
+    An error about some rows names them in its message (``rows 10001-20000:``,
+    1-based data rows of the input) and holds them as ``rows`` (first, last).
+    An exception the model itself raises is left as it is, with a note naming
+    the rows (Python 3.11+). Nothing is left at ``output_path`` on failure.
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
@@ -523,6 +973,7 @@ def predict_file(
         if schema is not None and schema.has_input_names()
         else None
     )
+    positions = _positions(schema)
     started = time.perf_counter()
     rows_in = rows_out = chunks = 0
     ignored: set[str] = set()
@@ -530,32 +981,53 @@ def predict_file(
     try:
         with _open_input(input_path, in_fmt) as source, _open_output(output_path) as sink:
             writer = _Writer(sink, out_fmt)
-            for chunk in _chunks(source, in_fmt, schema, chunk_rows):
-                kept = _kept(chunk, keep)
-                data = chunk.data
-                if named is not None and hasattr(data, "columns"):
-                    # files often carry ids and other columns: leave them out quietly, report once
-                    extra = [c for c in data.columns if str(c) not in named]
-                    if extra:
-                        ignored.update(str(c) for c in extra if str(c) not in keep)
-                        data = data[[c for c in data.columns if str(c) in named]]
-                try:
-                    result = model.predict(
-                        data, params=params if params is not None else chunk.params
+            try:
+                reader = _chunks(source, in_fmt, schema, chunk_rows)
+                while (chunk := _next_chunk(reader, rows_in)) is not None:
+                    if chunk.rows == 0:
+                        continue
+                    first, last = rows_in + 1, rows_in + chunk.rows
+                    kept = _kept(chunk, keep)
+                    data = chunk.data
+                    if named is not None and hasattr(data, "columns"):
+                        # files often carry ids and other columns: leave them out quietly,
+                        # report once
+                        extra = [c for c in data.columns if str(c) not in named]
+                        if extra:
+                            ignored.update(str(c) for c in extra if str(c) not in keep)
+                            data = data[[c for c in data.columns if str(c) in named]]
+                    try:
+                        result = model.predict(
+                            data, params=params if params is not None else chunk.params
+                        )
+                    except FlavorkitError as exc:
+                        raise _located(exc, first, last, positions=positions) from None
+                    except Exception as exc:
+                        _note(exc, first, last)
+                        raise
+                    try:
+                        rows_out += writer.write(result, kept, chunk.rows)
+                    except FlavorkitError as exc:
+                        raise _located(exc, first, last, positions=False) from None
+                    except Exception as exc:
+                        raise PayloadError(
+                            f"{_span(first, last)}: the predictions cannot be written as "
+                            f"{out_fmt} ({_write_problem(exc, out_fmt)})",
+                            field="output",
+                        ) from exc
+                    rows_in = last
+                    chunks += 1
+                    if bar is not None:
+                        bar.update(chunk.advanced)
+                if rows_in == 0:
+                    raise PayloadError(
+                        "the input has no data rows, so there is nothing to predict",
+                        field="input",
                     )
-                except SchemaEnforcementError as exc:
-                    raise SchemaEnforcementError(
-                        f"rows {rows_in + 1}-{rows_in + chunk.rows}: {exc}",
-                        field=exc.field,
-                        expected=exc.expected,
-                        actual=exc.actual,
-                    ) from None
-                rows_out += writer.write(result, kept, chunk.rows)
-                rows_in += chunk.rows
-                chunks += 1
-                if bar is not None:
-                    bar.update(chunk.advanced)
-            writer.close()
+                writer.close()
+            except BaseException:
+                writer.abort()  # before the file under it closes: no writer left to flush later
+                raise
     finally:
         if bar is not None:
             bar.close()
@@ -569,7 +1041,7 @@ def _kept(chunk: Chunk, keep: Sequence[str]) -> pd.DataFrame | None:
     missing = [c for c in keep if frame is None or c not in frame.columns]
     if missing:
         raise PayloadError(
-            f"--keep names column(s) the input does not have: {missing}", field="keep"
+            f"--keep names column(s) the input does not have: {_names(missing)}", field="keep"
         )
     assert frame is not None
     return frame[list(keep)]

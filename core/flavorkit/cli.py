@@ -340,6 +340,7 @@ def _notes(path: Path, manifest: Any) -> list[str]:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from flavorkit import _batch
     from flavorkit._api import load_model
+    from flavorkit._enforce_values import names_preview
     from flavorkit.exceptions import FlavorkitError
 
     params = None
@@ -368,7 +369,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if result.ignored_columns:
         print(
-            f"note: input columns not in the signature were left out: {result.ignored_columns}",
+            "note: input columns not in the signature were left out: "
+            + names_preview(result.ignored_columns),
             file=sys.stderr,
         )
     if show:
@@ -394,6 +396,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_batch_delay_ms=args.max_batch_delay_ms,
         max_body_bytes=args.max_body_size,
         request_timeout_s=args.timeout,
+        max_request_rows=args.max_request_rows,
+        max_request_cells=args.max_request_cells,
+        body_timeout_s=args.body_timeout,
+        max_connections=args.max_connections,
         debug=args.debug,
         allow_unsafe=args.allow_unsafe or None,
         access_log=args.access_log,
@@ -450,6 +456,30 @@ def _add_serve(sub: Any) -> None:
         type=_positive(float),
         default=60.0,
         help="seconds a request may take before it gets 504 (default 60)",
+    )
+    serve.add_argument(
+        "--max-request-rows",
+        type=_positive(int),
+        default=1_000_000,
+        help="rows one request may decode to; more get 413 (default 1000000)",
+    )
+    serve.add_argument(
+        "--max-request-cells",
+        type=_positive(int),
+        default=10_000_000,
+        help="rows x columns one request may decode to; more get 413 (default 10000000)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=_positive(float),
+        default=30.0,
+        help="seconds a client may take to send its body; slower ones get 408 (default 30)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        default=1000,
+        help="open connections beyond which new requests get 503 (default 1000)",
     )
     serve.add_argument(
         "--env-manager",
