@@ -16,12 +16,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import flavorkit_torch
 from _common import MLFLOW_PYTHON, PER_CALL_SOURCE, ROOT, mlflow_available, row, run_python
 
 BATCHES = (1, 1024)
 THREADS = 1  # one intra-op thread in every process, so the figures do not fight over the cores
 
 
+@flavorkit_torch.factory
 def make_mlp() -> Any:
     """The benchmark's MLP, fixed weights; the ``state_dict`` factory ``bench_torch:make_mlp``."""
     import torch

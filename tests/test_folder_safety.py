@@ -172,6 +172,26 @@ def test_custom_class_from_the_current_directory_needs_the_opt_in(tmp_path: Path
     assert (work / "PWNED").exists()
 
 
+def test_custom_class_beside_a_script_run_from_there_loads(tmp_path: Path) -> None:
+    """``python serve.py`` in a project folder: the modules beside the script are the user's."""
+    work = tmp_path / "work"
+    work.mkdir()
+    model = tmp_path / "model"
+    flavorkit.save_model(AddConstant(1.0), model, input_example=pd.DataFrame({"a": [1.0]}))
+    (work / "mine.py").write_text("import flavorkit\nclass M(flavorkit.PythonModel):\n    pass\n")
+    (work / "serve.py").write_text(
+        f"import flavorkit\nprint(type(flavorkit.load_native({str(model)!r})).__name__)\n"
+    )
+    _reference(model, "mine:M", {})
+    env = {**os.environ}
+    env.pop("FLAVORKIT_ALLOW_UNSAFE", None)
+    out = subprocess.run(
+        [sys.executable, "serve.py"], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "M"
+
+
 # -- files the folder names: regular files inside it, read with bounds ---------------
 
 

@@ -5,9 +5,10 @@ which module Python imports, and importing a module runs it. Before any
 import, ``import_object`` finds where each module of the dotted path would
 come from (``importlib.util.find_spec``, which reads no module code) and
 refuses, without the caller's unsafe opt-in, a module that would be loaded
-from inside the model folder or from the current directory (on ``sys.path``
-in ``python -c``, ``python -m`` and notebooks), or from code the folder
-ships. Modules already imported run no new code and are taken as they are.
+from inside the model folder, from code the folder ships, or from the
+current directory when that is on ``sys.path`` only implicitly (``python
+-c``, ``python -m``, a REPL or a notebook; not when the process runs a
+script that lives there). Modules already imported run no new code and are taken as they are.
 """
 
 from __future__ import annotations
@@ -69,16 +70,34 @@ def untrusted_location(origin: Path, folder: Path | None) -> str | None:
     """Why code at ``origin`` is not trusted, or ``None`` when it is installed code.
 
     Untrusted: inside the model ``folder``, or directly in the current
-    working directory (a module or package found through ``''`` on ``sys.path``).
+    working directory unless the process runs a script from there.
     """
     resolved = _resolve(origin)
     if folder is not None and _within(resolved, _resolve(folder)):
         return "inside the model folder"
     cwd = _resolve(Path(os.getcwd()))
     # cwd/m.py, cwd/m/ (a namespace package) or cwd/m/__init__.py
-    if resolved.parent == cwd or (resolved.name == "__init__.py" and resolved.parent.parent == cwd):
+    in_cwd = resolved.parent == cwd or (
+        resolved.name == "__init__.py" and resolved.parent.parent == cwd
+    )
+    if in_cwd and not _running_a_script_in(cwd):
         return "in the current directory"
     return None
+
+
+def _running_a_script_in(cwd: Path) -> bool:
+    """Whether the process runs a script file that lives in ``cwd`` (``python train.py``).
+
+    Its folder is then on ``sys.path`` because the user ran code from it, and
+    modules beside the script are the user's own. With ``python -c``,
+    ``python -m``, a REPL or a notebook, the current directory is on
+    ``sys.path`` only implicitly, wherever the process was started.
+    """
+    main = sys.modules.get("__main__")
+    file = getattr(main, "__file__", None)
+    if not file or getattr(main, "__spec__", None) is not None:
+        return False
+    return _resolve(Path(file)).parent == cwd
 
 
 def import_object(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import flavorkit
+import flavorkit_torch
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -52,6 +53,7 @@ def small_forest() -> Any:
     return RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y)
 
 
+@flavorkit_torch.factory
 def make_mlp() -> Any:
     """A small MLP (4 -> 8 -> 2) built from torch's own classes, with fixed weights.
 
