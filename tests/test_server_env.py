@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from _serving_models import save_linear, start_server
-from flavorkit.exceptions import EnvironmentBuildError
+from flavorkit.exceptions import EnvironmentBuildError, ManifestError, UnsafeFormatError
 from flavorkit.server import _env
 
 
@@ -63,6 +63,33 @@ def test_read_spec_needs_requirements(model: Path) -> None:
     )
     (model / "requirements.txt").unlink()
     with pytest.raises(EnvironmentBuildError, match=r"no requirements\.txt"):
+        _env.read_spec(model)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "--index-url https://example.invalid/simple",
+        "-e git+https://example.invalid/evil.git#egg=evil",
+        "evil @ https://example.invalid/evil-1.0.tar.gz",
+        "-r /etc/other-requirements.txt",
+    ],
+)
+def test_env_from_outside_the_index_needs_the_opt_in(
+    model: Path, line: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(_env.ENV_ROOT_VAR, str(tmp_path / "envs"))
+    (model / "requirements.txt").write_text(f"flavorkit==0.1.0\n{line}\n")
+    with pytest.raises(UnsafeFormatError, match="outside the configured index"):
+        _env.ensure_env(model)
+    assert not (tmp_path / "envs").exists()  # refused before anything was built
+    assert _env.outside_the_index(["six==1.16.0", "-c constraints.txt"]) == []
+
+
+def test_read_spec_reads_like_the_loader(model: Path) -> None:
+    (model / "requirements.txt").unlink()
+    (model / "requirements.txt").symlink_to("/etc/passwd")
+    with pytest.raises(ManifestError, match="leads outside the model folder"):
         _env.read_spec(model)
 
 

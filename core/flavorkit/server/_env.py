@@ -42,23 +42,55 @@ def env_root() -> Path:
 def read_spec(model_path: Path) -> tuple[str | None, list[str], list[str]]:
     """``(python version, build dependencies, requirement lines)`` of a model folder.
 
-    Raises ``EnvironmentBuildError`` when the folder has no ``requirements.txt``.
+    The files are read as the loader reads them (regular files inside the
+    folder, bounded, UTF-8). Raises ``EnvironmentBuildError`` when the folder
+    has no ``requirements.txt``, ``ManifestError`` when a file is malformed.
     """
-    import yaml
+    from flavorkit._folder import MAX_REQUIREMENT_LINES, load_yaml, model_file, read_text
+    from flavorkit.exceptions import ManifestError
 
     python, build = None, []
-    spec_file = model_path / "python_env.yaml"
-    if spec_file.is_file():
-        spec = yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}
+    if (model_path / "python_env.yaml").exists():
+        spec_file = model_file(model_path, "python_env.yaml", key="python_env.yaml")
+        spec = load_yaml(read_text(spec_file), path=spec_file) or {}
+        if not isinstance(spec, dict):
+            raise ManifestError("expected a mapping", path=spec_file)
         python = str(spec["python"]) if spec.get("python") else None
         build = [str(x) for x in spec.get("build_dependencies") or []]
-    req_file = model_path / "requirements.txt"
-    if not req_file.is_file():
+    if not (model_path / "requirements.txt").exists():
         raise EnvironmentBuildError(
             f"{model_path} has no requirements.txt; serve it with --env-manager local"
         )
-    lines = [ln.strip() for ln in req_file.read_text(encoding="utf-8").splitlines()]
+    req_file = model_file(model_path, "requirements.txt", key="requirements.txt")
+    lines = [ln.strip() for ln in read_text(req_file).splitlines()]
+    if len(lines) > MAX_REQUIREMENT_LINES:
+        raise ManifestError(f"has more than {MAX_REQUIREMENT_LINES:,} lines", path=req_file)
     return python, build, [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def outside_the_index(lines: list[str]) -> list[str]:
+    """The requirement lines that point pip beyond the configured index.
+
+    Option lines (``-e``, ``--index-url``, ``-f`` ...; the recorded
+    ``-c constraints.txt`` excepted) and direct references (URLs, VCS and
+    local paths) install code the folder chooses from where it chooses;
+    building the environment from them needs the unsafe opt-in.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    out = []
+    for line in lines:
+        if line.startswith("-"):
+            if line.split() != ["-c", "constraints.txt"]:
+                out.append(line)
+            continue
+        try:
+            if Requirement(line).url is None:
+                continue
+        except InvalidRequirement:
+            pass
+        out.append(line)
+    return out
 
 
 def _local_source(requirement: str) -> str | None:
@@ -143,14 +175,28 @@ def _run(cmd: list[str], what: str) -> None:
         raise EnvironmentBuildError(f"{what} failed (exit {result.returncode}):\n{tail}")
 
 
-def ensure_env(model_path: Path) -> Path:
+def ensure_env(model_path: Path, *, allow_unsafe: bool = False) -> Path:
     """The Python executable of the model's environment, building it on first use.
+
+    pip installs what the folder lists from the configured index; lines that
+    reach beyond it (``outside_the_index``) need ``allow_unsafe``.
 
     Builds into a temporary folder and renames it into place, so a failed
     or interrupted build leaves nothing half-made in the cache. Raises
     ``EnvironmentBuildError``.
     """
     python, build, requirements = read_spec(model_path)
+    beyond = outside_the_index([*build, *requirements])
+    if beyond and not allow_unsafe:
+        from flavorkit.exceptions import UnsafeFormatError
+
+        shown = ", ".join(repr(ln[:80]) for ln in beyond[:5])
+        raise UnsafeFormatError(
+            "requirements.txt",
+            model_path / "requirements.txt",
+            f"building the environment would install from outside the configured index "
+            f"({shown}{' ...' if len(beyond) > 5 else ''})",
+        )
     root = env_root()
     env = root / env_key(model_path)
     exe = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")

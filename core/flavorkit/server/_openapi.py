@@ -222,13 +222,17 @@ def _output_schema(model: PyFuncModel) -> dict[str, Any]:
 
 
 def _example(model: PyFuncModel) -> Any:
+    from flavorkit._folder import MAX_JSON_BYTES, load_json, model_file, read_text
+    from flavorkit.exceptions import FlavorkitError
+
     info = model.metadata.saved_input_example_info or {}
-    file = model.path / info.get("serving_input_path", "serving_input_example.json")
-    if not info or not file.is_file():
+    relative = info.get("serving_input_path", "serving_input_example.json")
+    if not info or not (model.path / relative).exists():
         return None
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except ValueError:
+        file = model_file(model.path, relative, key="saved_input_example_info.serving_input_path")
+        return load_json(read_text(file, limit=MAX_JSON_BYTES), path=file)
+    except FlavorkitError:
         return None
 
 

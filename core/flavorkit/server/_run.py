@@ -93,7 +93,9 @@ def _serve_in_env(config: ServerConfig) -> int:
     from flavorkit.server._env import ensure_env
 
     path = resolve_uri(config.model_uri)
-    python = ensure_env(Path(path).absolute())
+    from flavorkit._api import allow_unsafe_from
+
+    python = ensure_env(Path(path).absolute(), allow_unsafe=allow_unsafe_from(config.allow_unsafe))
     config.model_uri = str(Path(path).absolute())
     env = dict(os.environ)
     env[CONFIG_ENV] = config.to_env()
