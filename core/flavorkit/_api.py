@@ -545,12 +545,13 @@ def load_native(
 
 
 def _open(uri: str | os.PathLike[str], suppress_warnings: bool) -> tuple[Path, Model]:
+    from flavorkit.environment import read_requirements, warn_mismatches
+
     path = resolve_uri(uri)
     manifest = Model.load(path)
+    requirements = read_requirements(path)  # checked even when no warning is wanted
     if not suppress_warnings:
-        from flavorkit.environment import warn_mismatches
-
-        warn_mismatches(path, manifest.flavors.get(PYFUNC))
+        warn_mismatches(path, manifest.flavors.get(PYFUNC), requirements)
     return path, manifest
 
 

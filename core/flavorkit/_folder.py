@@ -28,6 +28,7 @@ MAX_TEXT_BYTES = 1024 * 1024  # requirements.txt, python_env.yaml, conda.yaml, s
 MAX_JSON_BYTES = 64 * 1024 * 1024  # input examples, a custom model's JSON state
 MAX_REQUIREMENT_LINES = 10_000
 MAX_DEPTH = 100  # nesting of YAML/JSON containers; real manifests use fewer than 10
+MAX_YAML_VALUES = 5_000_000  # values met walking parsed YAML, aliases counted each time
 MAX_PATH_CHARS = 1024
 
 Kind = Literal["file", "dir", "any"]
@@ -143,11 +144,11 @@ def read_bytes(file: str | os.PathLike[str], *, limit: int, key: str | None = No
             size = os.fstat(fh.fileno()).st_size
             if size > limit:
                 raise ManifestError(_too_large(size, limit), path=file, key=key)
-            data = fh.read(limit + 1)
+            data = fh.read(size + 1)  # not limit + 1: read() reserves what it is asked for
         except OSError as exc:
             raise ManifestError(f"cannot be read ({exc.strerror})", path=file, key=key) from None
-    if len(data) > limit:  # grew while being read
-        raise ManifestError(_too_large(len(data), limit), path=file, key=key)
+    if len(data) > size:
+        raise ManifestError("grew while it was being read", path=file, key=key)
     return data
 
 
@@ -176,7 +177,7 @@ def load_yaml(text: str, *, path: Any, key: str | None = None) -> Any:
         raise ManifestError(f"is not valid YAML{where}", path=path, key=key) from None
     except RecursionError:
         raise ManifestError(f"nests deeper than {MAX_DEPTH} levels", path=path, key=key) from None
-    check_depth(data, path=path, key=key)
+    check_depth(data, path=path, key=key, max_values=MAX_YAML_VALUES)
     return data
 
 
@@ -198,12 +199,29 @@ def load_json(text: str | bytes, *, path: Any, key: str | None = None) -> Any:
 
 
 def check_depth(
-    data: Any, *, path: Any = None, key: str | None = None, limit: int = MAX_DEPTH
+    data: Any,
+    *,
+    path: Any = None,
+    key: str | None = None,
+    limit: int = MAX_DEPTH,
+    max_values: int | None = None,
 ) -> None:
-    """Refuse containers nested deeper than ``limit`` (walked without recursion)."""
+    """Refuse containers nested deeper than ``limit``, or expanding to over ``max_values``.
+
+    Walked without recursion. YAML aliases make a small file expand to a
+    huge tree (each alias is the same object again), so for YAML values are
+    counted as a reader walking the data would meet them; JSON has no
+    aliases and is bounded by its size.
+    """
     stack: list[tuple[Any, int]] = [(data, 0)]
+    seen = 0
     while stack:
         value, depth = stack.pop()
+        seen += 1
+        if max_values is not None and seen > max_values:
+            raise ManifestError(
+                f"expands to more than {max_values:,} values (YAML aliases?)", path=path, key=key
+            )
         if isinstance(value, dict):
             children: Any = value.values()
         elif isinstance(value, (list, tuple)):

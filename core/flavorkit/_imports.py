@@ -100,6 +100,29 @@ def _running_a_script_in(cwd: Path) -> bool:
     return _resolve(Path(file)).parent == cwd
 
 
+def first_untrusted(module: str, folder: Path | None) -> tuple[str, Path, str] | None:
+    """The first not-yet-imported package of ``module`` that would come from untrusted code.
+
+    Returns ``(name, origin, reason)`` or ``None``. Nothing is imported: the
+    walk stops at the first package not imported yet, since its submodules
+    live inside it. For plugins whose deserializer imports the modules a
+    file names (skops), to check them all before it runs.
+    """
+    parts = module.split(".")
+    for depth in range(1, len(parts) + 1):
+        name = ".".join(parts[:depth])
+        if not all(part.isidentifier() for part in parts[:depth]):
+            return None  # not importable at all; the deserializer fails on it
+        if name in sys.modules:
+            continue
+        origin = module_origin(name)
+        if origin is None:
+            return None
+        reason = untrusted_location(origin, folder)
+        return (name, origin, reason) if reason is not None else None
+    return None
+
+
 def import_object(
     spec: str,
     *,

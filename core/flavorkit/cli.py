@@ -77,7 +77,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         signature = manifest.signature
     except (FlavorkitError, FileNotFoundError) as exc:
         return _fail(str(exc))
-    status = 0
+    problem = ""  # the first file that could not be read: one line on stderr, exit 1
     print(f"model:    {path}")
     print(f"uuid:     {_clean(manifest.model_uuid)}")
     print(f"created:  {_clean(manifest.utc_time_created)}")
@@ -103,8 +103,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     try:
         requirements = environment.read_requirements(path)
     except FlavorkitError as exc:
-        print(f"  requirements: unreadable: {exc}")
-        requirements, status = [], 1
+        print("  requirements: unreadable")
+        requirements, problem = [], str(exc)
     else:
         print("  requirements:" + ("" if requirements else " none recorded"))
     for line in requirements[:200]:
@@ -117,7 +117,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     info = manifest.saved_input_example_info
     if not info:
         print("input example: none")
-        return status
+        return _fail(problem) if problem else 0
     key = "saved_input_example_info.serving_input_path"
     relative = info.get("serving_input_path", "serving_input_example.json")
     if not (path / relative).exists():
@@ -131,9 +131,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         body = load_json(read_text(file, limit=MAX_JSON_BYTES, key=key), path=file, key=key)
         print(_indent(_clean(_short(body), 500)))
     except FlavorkitError as exc:
-        print(f"  unreadable: {exc}")
-        status = 1
-    return status
+        # not fatal: load_model does not read the example either (validate reports it)
+        print(f"  unreadable: {_clean(exc, 500)}")
+    return _fail(problem) if problem else 0
 
 
 # -- validate --------------------------------------------------------------------
@@ -164,7 +164,8 @@ def validate_model(path: Path) -> tuple[list[str], list[str]]:
     Problems: the manifest, the files it names (regular files inside the
     folder), the signature, the environment files, the input example
     against the signature, and, when an installed plugin owns the flavor and
-    its format is safe, the model itself loaded (nothing predicted). Notes:
+    its format is safe, the model itself: loaded, then predicting on its
+    saved example through the scoring server's path (``serve --check``). Notes:
     what differs in this environment (missing plugins, other package
     versions, a format that needs the unsafe opt-in). A folder with no
     problems loads.
@@ -233,13 +234,28 @@ def _load_problems(path: Path, notes: list[str]) -> list[str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            load_model(path, allow_unsafe=False, suppress_warnings=True)
+            model = load_model(path, allow_unsafe=False, suppress_warnings=True)
     except UnsafeFormatError as exc:
         notes.append(f"not loaded: {exc}")
+        return []
     except PluginError as exc:
         notes.append(f"not loaded: {exc}")
+        return []
     except FlavorkitError as exc:
         return [f"the model does not load: {exc}"]
+    return _serving_example_problems(model)
+
+
+def _serving_example_problems(model: Any) -> list[str]:
+    """Predict on the saved example through the scoring server's path, as ``serve --check`` does."""
+    from flavorkit.exceptions import FlavorkitError
+    from flavorkit.server._scorer import Scorer
+
+    try:
+        Scorer(model).self_test()
+    except FlavorkitError as exc:
+        lines = str(exc).strip().splitlines()
+        return [lines[0][:500] if lines else type(exc).__name__]
     return []
 
 

@@ -184,13 +184,20 @@ def mismatches(requirements: Iterable[str]) -> list[tuple[str, str, str | None]]
     return out
 
 
-def warn_mismatches(path: Path, conf: dict[str, Any] | None = None) -> None:
-    """Warn once, naming each recorded package (and Python) whose installed version differs."""
+def warn_mismatches(
+    path: Path, conf: dict[str, Any] | None = None, requirements: list[str] | None = None
+) -> None:
+    """Warn once, naming each recorded package (and Python) whose installed version differs.
+
+    ``requirements`` are the folder's lines when the caller has read them already.
+    """
     from flavorkit.exceptions import EnvironmentMismatchWarning
 
+    if requirements is None:
+        requirements = read_requirements(path)
     problems = [
         f"{name} (recorded {recorded}, installed {found or 'none'})"
-        for name, recorded, found in mismatches(read_requirements(path))
+        for name, recorded, found in mismatches(requirements)
     ]
     recorded_py = (conf or {}).get("python_version")
     if isinstance(recorded_py, str):

@@ -44,7 +44,10 @@ def check(config: ServerConfig) -> tuple[bool, str]:
         )
         return True, Scorer(model).self_test()
     except Exception as exc:
-        return False, f"{type(exc).__name__}: {exc}"
+        lines = str(exc).strip().splitlines()
+        text = lines[0] if lines else ""
+        text = text if len(text) <= 500 else text[:497] + "..."
+        return False, f"{type(exc).__name__}: {text}"
 
 
 def serve(config: ServerConfig, *, env_manager: str = "local") -> int:

@@ -18,7 +18,7 @@ from flavorkit._enforce import enforce_params, enforce_schema
 from flavorkit._enforce_values import names_preview
 from flavorkit._payload import Parsed, PayloadTooLargeError, Rows
 from flavorkit._schema import DataType
-from flavorkit.exceptions import PayloadError, SchemaEnforcementError
+from flavorkit.exceptions import FlavorkitError, PayloadError, SchemaEnforcementError
 
 if TYPE_CHECKING:
     from flavorkit._pyfunc import PyFuncModel
@@ -31,7 +31,7 @@ JSON, CSV, PARQUET = "json", "csv", "parquet"
 _PARQUET_BATCH_ROWS = 65_536
 
 
-class SelfTestError(RuntimeError):
+class SelfTestError(FlavorkitError, RuntimeError):
     """The model failed to predict on its own saved input example."""
 
 
@@ -385,10 +385,10 @@ class Scorer:
         info = model.metadata.saved_input_example_info
         if not info:
             return "no input example saved with the model; self-test skipped"
-        serving = model.path / info.get("serving_input_path", "serving_input_example.json")
+        relative = info.get("serving_input_path", "serving_input_example.json")
         try:
-            if serving.is_file():
-                request = self.prepare(serving.read_bytes(), JSON)
+            if (model.path / relative).exists() or (model.path / relative).is_symlink():
+                request = self.prepare(read_serving_example(model.path, relative), JSON)
             else:
                 request = Parsed(data=model.input_example, params=model.input_example_params)
             body = self.score(request)
@@ -638,3 +638,11 @@ def split_predictions(result: Any, sizes: list[int]) -> list[Any] | None:
     ):
         return [{k: v[a:b] for k, v in result.items()} for a, b in itertools.pairwise(bounds)]
     return None
+
+
+def read_serving_example(folder: Any, relative: str) -> bytes:
+    """The bytes of the saved serving example, read as the loader reads folder files."""
+    from flavorkit._folder import MAX_JSON_BYTES, model_file, read_bytes
+
+    key = "saved_input_example_info.serving_input_path"
+    return read_bytes(model_file(folder, relative, key=key), limit=MAX_JSON_BYTES, key=key)
