@@ -44,6 +44,7 @@ EXPECTED_FILES = {
     "src/flavorkit_acme/py.typed",
     "tests/conftest.py",
     "tests/sample_models.py",
+    "tests/test_adversarial.py",
     "tests/test_conformance.py",
     "tests/test_hooks.py",
 }
@@ -266,7 +267,7 @@ def test_template_records_the_answers_in_the_native_module(
     assert 'VERSION_KEY = "toyfw_version"' in native
     assert "FORMAT_RUNS_CODE = False" in native
     assert "model.save(str(folder / MODEL_FILE))" in native
-    assert "return LinearModel.load(str(file))" in native
+    assert "model = LinearModel.load(str(file))" in native
 
 
 def test_template_asks_every_question_with_a_prompt() -> None:

@@ -162,7 +162,10 @@ def test_load_never_calls_a_foreign_object_named_by_model_class(saved: Path) -> 
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [("../outside.ubj", "points outside the model folder"), ("gone.ubj", "no file 'gone.ubj'")],
+    [
+        ("../outside.ubj", "points outside the model folder"),
+        ("gone.ubj", "'gone.ubj' does not exist in the model folder"),
+    ],
 )
 def test_load_checks_the_data_key(saved: Path, data: str, message: str) -> None:
     _edit_section(saved, data=data)

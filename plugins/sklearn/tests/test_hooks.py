@@ -80,17 +80,25 @@ def test_load_ignores_trust_list_stored_in_the_folder(
     conf = _conf("skops", keys)
     assert conf["skops_trusted_types"] == [CUSTOM]
     with pytest.raises(UnsafeFormatError, match=CUSTOM):
-        hooks.flavorkit_load(flavor="sklearn", path=tmp_path, conf=conf, options=OPTS)
+        hooks.flavorkit_load(
+            flavor="sklearn", path=tmp_path, conf=conf, options=OPTS, pyfunc_conf={}
+        )
 
 
 def test_load_trusted_types_option_and_trust_block(tmp_path: Path, custom_classifier: Any) -> None:
     keys = _formats.dump(custom_classifier, tmp_path, "skops", None)
     conf = _conf("skops", keys)
     by_option = hooks.flavorkit_load(
-        flavor="sklearn", path=tmp_path, conf=conf, options={**OPTS, "trusted_types": [CUSTOM]}
+        flavor="sklearn",
+        path=tmp_path,
+        conf=conf,
+        options={**OPTS, "trusted_types": [CUSTOM]},
+        pyfunc_conf={},
     )
     with trust([type(custom_classifier)]):
-        by_block = hooks.flavorkit_load(flavor="sklearn", path=tmp_path, conf=conf, options=OPTS)
+        by_block = hooks.flavorkit_load(
+            flavor="sklearn", path=tmp_path, conf=conf, options=OPTS, pyfunc_conf={}
+        )
     assert by_option.threshold_ == by_block.threshold_ == custom_classifier.threshold_
 
 
@@ -101,7 +109,9 @@ def test_load_warns_about_another_sklearn_version(tmp_path: Path, classifier: An
         EnvironmentMismatchWarning,
         match=rf"scikit-learn 0\.24\.2 .* scikit-learn {sklearn.__version__}",
     ):
-        loaded = hooks.flavorkit_load(flavor="sklearn", path=tmp_path, conf=conf, options=OPTS)
+        loaded = hooks.flavorkit_load(
+            flavor="sklearn", path=tmp_path, conf=conf, options=OPTS, pyfunc_conf={}
+        )
     assert type(loaded) is type(classifier)
 
 
@@ -120,13 +130,17 @@ def test_load_mlflow_1x_layout_reads_pickle(tmp_path: Path, classifier: Any, xy:
     }
     (tmp_path / "MLmodel").write_text(yaml.safe_dump(manifest))
     conf = manifest["flavors"]["sklearn"]
+    pyfunc_conf = manifest["flavors"]["python_function"]
     with pytest.raises(UnsafeFormatError, match="'pickle'"):
-        hooks.flavorkit_load(flavor="sklearn", path=tmp_path, conf=conf, options=OPTS)
+        hooks.flavorkit_load(
+            flavor="sklearn", path=tmp_path, conf=conf, options=OPTS, pyfunc_conf=pyfunc_conf
+        )
     loaded = hooks.flavorkit_load(
         flavor="sklearn",
         path=tmp_path / "model.pkl",
         conf=conf,
         options={**OPTS, "allow_unsafe": True},
+        pyfunc_conf=pyfunc_conf,
     )
     np.testing.assert_array_equal(loaded.predict(xy[0]), classifier.predict(xy[0]))
 
@@ -137,13 +151,17 @@ def test_load_rejects_a_file_outside_the_folder(tmp_path: Path, classifier: Any)
     _formats.dump(classifier, tmp_path, "skops", None)
     conf = {"pickled_model": "../model.skops", "serialization_format": "skops"}
     with pytest.raises(ManifestError, match=r"flavors\.sklearn\.pickled_model.*outside"):
-        hooks.flavorkit_load(flavor="sklearn", path=inner, conf=conf, options=OPTS)
+        hooks.flavorkit_load(flavor="sklearn", path=inner, conf=conf, options=OPTS, pyfunc_conf={})
 
 
 def test_load_unknown_format_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match=r"serialization_format.*got 'joblib'"):
         hooks.flavorkit_load(
-            flavor="sklearn", path=tmp_path, conf={"serialization_format": "joblib"}, options=OPTS
+            flavor="sklearn",
+            path=tmp_path,
+            conf={"serialization_format": "joblib"},
+            options=OPTS,
+            pyfunc_conf={},
         )
 
 

@@ -12,7 +12,6 @@ module runs its code, and a model folder must not decide which code runs.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,23 +52,31 @@ def class_name(model: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def resolve(name: Any, manifest: Path, *, allow_unsafe: bool) -> type:
-    """The class a folder's ``model_class`` names (``None``: a Booster).
+def resolve(name: Any, folder: Path, *, allow_unsafe: bool, code_dir: Path | None = None) -> type:
+    """The class a folder's ``model_class`` names (``None``: a Booster), checked, not yet built.
 
-    Raises ``ManifestError`` for a value that is not a dotted name, an
-    xgboost class this flavor does not rebuild, a class that cannot be
-    imported or one that is no Booster or XGBModel; ``UnsafeFormatError``
-    for a class outside xgboost without ``allow_unsafe``.
+    The name is imported through ``flavorkit._imports.import_object``, which
+    refuses code found inside the model ``folder`` or the current directory
+    without the opt-in, and the result must be ``xgboost.Booster``,
+    ``xgboost.XGBModel`` or a subclass before anything is built from it.
+    ``code_dir`` is the code the folder ships (importable only with
+    ``allow_unsafe``). Raises ``ManifestError`` for a value that is not a
+    dotted class name, an xgboost class this flavor does not rebuild, a class
+    that cannot be imported or anything that is no Booster or XGBModel class;
+    ``UnsafeFormatError`` for a class outside xgboost without ``allow_unsafe``
+    (refused before its module is imported).
     """
+    manifest = folder / "MLmodel"
     if name is None:
         name = DEFAULT_CLASS
-    if not isinstance(name, str) or "." not in name:
+    module_name, _, attribute = name.rpartition(".") if isinstance(name, str) else ("", "", "")
+    if not module_name or not all(part.isidentifier() for part in name.split(".")):
+        shown = repr(name)[:120] if isinstance(name, str) else type(name).__name__
         raise ManifestError(
-            f"expected a dotted class name such as 'xgboost.sklearn.XGBClassifier', got {name!r}",
+            f"expected a dotted class name such as 'xgboost.sklearn.XGBClassifier', got {shown}",
             path=manifest,
             key=KEY,
         )
-    module_name, _, attribute = name.rpartition(".")
     if module_name not in OWN_MODULES:
         if module_name.split(".", 1)[0] == "xgboost":
             raise ManifestError(
@@ -85,18 +92,21 @@ def resolve(name: Any, manifest: Path, *, allow_unsafe: bool) -> type:
                 detail=f"model_class comes from module {module_name!r}, not xgboost, "
                 "and importing it runs that module's code",
             )
-    return _import(name, module_name, attribute, manifest)
+    return _import(name, f"{module_name}:{attribute}", folder, allow_unsafe, code_dir)
 
 
-def _import(name: str, module_name: str, attribute: str, manifest: Path) -> type:
+def _import(name: str, spec: str, folder: Path, allow_unsafe: bool, code_dir: Path | None) -> type:
     import xgboost
+    from flavorkit._imports import import_object
 
+    manifest = folder / "MLmodel"
     try:
-        cls = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ManifestError(
-            f"cannot import {name!r} ({type(exc).__name__}: {exc})", path=manifest, key=KEY
-        ) from exc
+        cls = import_object(
+            spec, key=KEY, folder=folder, allow_unsafe=allow_unsafe, code_dir=code_dir
+        )
+    except ImportError as exc:
+        raise ManifestError(f"cannot import {name!r} ({exc})", path=manifest, key=KEY) from exc
+    # checked before anything is built: only xgboost's model classes and their subclasses
     if not (isinstance(cls, type) and issubclass(cls, (xgboost.Booster, xgboost.XGBModel))):
         raise ManifestError(
             f"expected a subclass of xgboost.Booster or xgboost.XGBModel, got {name!r}",

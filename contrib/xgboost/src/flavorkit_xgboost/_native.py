@@ -14,7 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flavorkit_xgboost import _classes, _predict
+from flavorkit.exceptions import ManifestError
+
+from flavorkit_xgboost import _classes, _modelfile, _predict
 
 FLAVOR_NAME = "xgboost"
 FRAMEWORK_MODULE = "xgboost"
@@ -24,6 +26,8 @@ LOADER_MODULE = "flavorkit_xgboost"
 FORMATS = {"ubj": "model.ubj", "json": "model.json"}
 DEFAULT_FORMAT = "ubj"
 VERSION_KEY = "xgb_version"  # MLflow's key
+DATA_KEY = f"flavors.{FLAVOR_NAME}.data"
+CODE_KEY = f"flavors.{FLAVOR_NAME}.code"
 
 
 def check_format(model_format: Any) -> str:
@@ -71,47 +75,65 @@ def persist(model: Any, folder: Path, options: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def model_file(folder: Path, conf: dict[str, Any]) -> Path:
-    """The model file the section's ``data`` key names, kept inside ``folder``.
-
-    Raises ``flavorkit.exceptions.ManifestError`` for a name that is not a
-    string, points outside the folder or names no file.
-    """
-    from flavorkit.exceptions import ManifestError
-
-    manifest, key = folder / "MLmodel", f"flavors.{FLAVOR_NAME}.data"
-    name = conf.get("data", FORMATS[DEFAULT_FORMAT])
-    if not isinstance(name, str) or not name:
+def _text_or_none(conf: dict[str, Any], name: str, manifest: Path) -> None:
+    value = conf.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int, float))):
         raise ManifestError(
-            f"expected a file name, got {type(name).__name__}", path=manifest, key=key
+            f"expected a string, got {type(value).__name__}",
+            path=manifest,
+            key=f"flavors.{FLAVOR_NAME}.{name}",
         )
-    file = (folder / name).resolve()
-    if not file.is_relative_to(folder.resolve()):
-        raise ManifestError(
-            f"path {name!r} points outside the model folder", path=manifest, key=key
-        )
-    if not file.is_file():
-        raise ManifestError(f"no file {name!r} in the model folder", path=manifest, key=key)
-    return file
 
 
 def load(path: Path, conf: dict[str, Any], *, allow_unsafe: bool) -> Any:
     """Read the model of the folder ``path`` (``conf``: its ``xgboost`` section).
 
     Called by the load hook. ``path`` may also be the model file itself (the
-    layout MLflow 1.x handed its loader). Raises ``ManifestError`` for a bad
-    ``data`` or ``model_class`` key and ``UnsafeFormatError`` for a
-    ``model_class`` outside xgboost without ``allow_unsafe``.
+    layout MLflow 1.x handed its loader). Every path the section names is
+    resolved by ``flavorkit._folder.model_file`` (inside the folder, links
+    followed, a regular file or a folder); ``model_class`` is imported and
+    checked (``_classes.resolve``) before anything is built; the file is read
+    once and checked (``_modelfile.check``) before xgboost parses it, since
+    xgboost's reader crashes on damaged files. Raises ``ManifestError`` for a
+    bad section or model file and ``UnsafeFormatError`` for a
+    ``model_class`` outside xgboost, or a model flavorkit cannot check, without
+    ``allow_unsafe``.
     """
+    from flavorkit._folder import model_file, read_bytes
+
     folder = path if path.is_dir() else path.parent
-    file = model_file(folder, conf)
-    cls = _classes.resolve(conf.get("model_class"), folder / "MLmodel", allow_unsafe=allow_unsafe)
+    manifest = folder / "MLmodel"
+    if not isinstance(conf, dict):
+        raise ManifestError(
+            f"expected a mapping, got {type(conf).__name__}",
+            path=manifest,
+            key=f"flavors.{FLAVOR_NAME}",
+        )
+    for name in ("model_format", VERSION_KEY):  # informative only, but never of a wrong type
+        _text_or_none(conf, name, manifest)
+    file = model_file(folder, conf.get("data", FORMATS[DEFAULT_FORMAT]), key=DATA_KEY)
+    code = conf.get("code")
+    code_dir = None if code is None else model_file(folder, code, key=CODE_KEY, kind="dir")
+    cls = _classes.resolve(
+        conf.get("model_class"), folder, allow_unsafe=allow_unsafe, code_dir=code_dir
+    )
+    # read once, and only what the file holds: read_bytes reserves its whole limit up front
+    try:
+        size = file.stat().st_size
+    except OSError:
+        size = 0  # gone or replaced since it was checked: read_bytes says which
+    data = read_bytes(file, limit=min(_modelfile.MAX_MODEL_BYTES, size), key=DATA_KEY)
+    _modelfile.check(data, path=file, key=DATA_KEY, allow_unsafe=allow_unsafe)
     model = cls()
-    # load_model fills the new instance in place. xgboost picks the format from
-    # a file's extension and warns when it knows none (MLflow's model.xgb); a
-    # buffer has its format recognised from the content instead.
-    if file.suffix in (".json", ".ubj"):
-        model.load_model(str(file))
-    else:
-        model.load_model(bytearray(file.read_bytes()))
+    # load_model fills the new instance in place; from a buffer xgboost tells JSON from
+    # UBJSON by the content (MLflow's model.xgb has no telling extension), and it reads
+    # exactly the bytes that were checked
+    try:
+        model.load_model(bytearray(data))
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
+        raise ManifestError(
+            f"xgboost could not read the model ({reason})", path=file, key=DATA_KEY
+        ) from exc
     return model

@@ -52,9 +52,11 @@ def flavorkit_persist(model: Any, path: Path, flavor: str | None) -> dict[str, A
 def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[str, Any]) -> Any:
     """Called by ``load_model`` and ``load_native``: the framework's model object.
 
-    Raises ``ManifestError`` for a section whose ``data`` key is wrong{% if cookiecutter.format_runs_code %},
-    and ``UnsafeFormatError`` without ``options["allow_unsafe"]`` (the
-    format runs code when read){% endif %}.
+    Raises ``ManifestError`` for a section whose keys are wrong (a path
+    outside the folder, a FIFO, a class that is not the framework's model
+    class) or a file the framework cannot read, and ``UnsafeFormatError``
+    without ``options["allow_unsafe"]`` for a class from outside the
+    framework{% if cookiecutter.format_runs_code %} and for the format, which runs code when read{% endif %}.
     """
     if flavor != FLAVOR_NAME:
         return None

@@ -10,11 +10,13 @@ values are MLflow's, so folders move between the two tools.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from flavorkit.exceptions import ManifestError, PluginError, UnsafeFormatError
+from flavorkit._folder import open_regular
+from flavorkit.exceptions import FlavorkitError, ManifestError, PluginError, UnsafeFormatError
 
 from flavorkit_sklearn._trust import TypeNames, normalize
 
@@ -25,6 +27,7 @@ FORMATS = (SKOPS, CLOUDPICKLE, PICKLE)
 DEFAULT_FORMAT = SKOPS
 UNSAFE_FORMATS = frozenset({CLOUDPICKLE, PICKLE})
 FILE_NAMES = {SKOPS: "model.skops", CLOUDPICKLE: "model.pkl", PICKLE: "model.pkl"}
+KEY = "flavors.sklearn.pickled_model"  # the MLmodel key naming the estimator file
 
 _log = logging.getLogger(__name__)
 
@@ -107,43 +110,136 @@ def _dump_skops(model: Any, file: Path, declared: TypeNames | None) -> list[str]
     return needed or None
 
 
-def load(file: Path, fmt: str, *, trusted: list[str], allow_unsafe: bool) -> Any:
+def load(
+    file: Path,
+    fmt: str,
+    *,
+    trusted: list[str],
+    allow_unsafe: bool,
+    key: str = KEY,
+    folder: Path | None = None,
+) -> Any:
     """Read the estimator in ``file``, written in format ``fmt``.
 
     ``trusted`` is what the caller trusts beyond skops's defaults;
     ``allow_unsafe`` is the caller's opt-in to formats that run code, which
-    also trusts every type in a skops file. Raises ``UnsafeFormatError`` for
-    a pickle without the opt-in or a skops file holding untrusted types, and
-    ``ManifestError`` when the file is missing.
+    also trusts every type in a skops file. ``key`` is the ``MLmodel`` key
+    that named the file and ``folder`` the model folder (the file's folder
+    by default). A pickle without the opt-in is refused before the file is
+    opened. Raises ``UnsafeFormatError`` for that, for a skops file holding
+    untrusted types and for one whose classes would be imported from the
+    model folder or the current directory; ``ManifestError`` (naming the file
+    and ``key``) when the file is missing, not a regular file, or cannot be
+    read back (truncated, corrupted, not the format).
     """
-    if not file.is_file():
-        raise ManifestError(
-            f"the estimator file {file.name!r} named there does not exist",
-            path=file.parent / "MLmodel",
-            key="flavors.sklearn.pickled_model",
-        )
-    if fmt == SKOPS:
-        return _load_skops(file, trusted, allow_unsafe)
-    if not allow_unsafe:
+    if fmt in UNSAFE_FORMATS and not allow_unsafe:
         raise UnsafeFormatError(
             fmt,
             file,
             detail=f"the {fmt} format runs arbitrary code from the file while loading",
         )
-    with file.open("rb") as fh:
-        # cloudpickle.load is pickle.load; cloudpickle itself is imported by
-        # the stream when it references cloudpickle helpers
-        return pickle.load(fh)  # the caller opted in (allow_unsafe)
+    if not os.path.lexists(file):
+        raise ManifestError(
+            f"the estimator file {file.name!r} named there does not exist",
+            path=file.parent / "MLmodel",
+            key=key,
+        )
+    # opened once, refusing a FIFO or device put in place of the checked file, so every
+    # later read (skops reads the archive three times) sees the file that was checked
+    with open_regular(file, key=key) as fh:
+        if fmt == SKOPS:
+            return _load_skops(fh, file, key, trusted, allow_unsafe, folder or file.parent)
+        try:
+            # cloudpickle.load is pickle.load; cloudpickle itself is imported by
+            # the stream when it references cloudpickle helpers
+            return pickle.load(fh)  # the caller opted in (allow_unsafe)
+        except FlavorkitError:
+            raise
+        except Exception as exc:
+            raise _unreadable(file, key, fmt, exc) from exc
 
 
-def _load_skops(file: Path, trusted: list[str], allow_unsafe: bool) -> Any:
+def _unreadable(file: Path, key: str, fmt: str, exc: BaseException) -> ManifestError:
+    lines = str(exc).strip().splitlines()
+    reason = f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
+    return ManifestError(
+        f"is not a readable {fmt} file ({reason}); it is truncated, corrupted or not "
+        f"written by {'skops' if fmt == SKOPS else 'pickle'}",
+        path=file,
+        key=key,
+    )
+
+
+def _load_skops(
+    fh: BinaryIO, file: Path, key: str, trusted: list[str], allow_unsafe: bool, folder: Path
+) -> Any:
     import skops.io
 
-    found = sorted(skops.io.get_untrusted_types(file=file))
+    try:
+        # skops reads the zip archive (schema.json and the arrays) from the open file
+        found = sorted(skops.io.get_untrusted_types(file=fh))  # type: ignore[arg-type]
+        modules = _schema_modules(fh)
+    except FlavorkitError:
+        raise
+    except Exception as exc:
+        raise _unreadable(file, key, SKOPS, exc) from exc
     untrusted = [name for name in found if name not in trusted]
     if untrusted and not allow_unsafe:
         raise UnsafeFormatError(SKOPS, file, detail=_untrusted_detail(untrusted))
-    return skops.io.load(file, trusted=found or None)
+    if not allow_unsafe:
+        _check_module_origins(modules, file, folder)
+    try:
+        fh.seek(0)
+        return skops.io.load(fh, trusted=found or None)
+    except FlavorkitError:
+        raise
+    except Exception as exc:
+        raise _unreadable(file, key, SKOPS, exc) from exc
+
+
+def _schema_modules(fh: BinaryIO) -> set[str]:
+    """Every module the skops file's ``schema.json`` names (what loading it would import)."""
+    import json
+    import zipfile
+
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    modules: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:  # iterative: the schema nests as deeply as the estimator
+        node = stack.pop()
+        if isinstance(node, dict):
+            module = node.get("__module__")
+            if isinstance(module, str):
+                modules.add(module)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return modules
+
+
+def _check_module_origins(modules: set[str], file: Path, folder: Path) -> None:
+    """Refuse a trusted type whose module would be imported from the folder or the cwd.
+
+    skops imports the module of every type it rebuilds. A trusted name (one
+    of skops's defaults, or one the caller gave) is a promise about installed
+    code, so a module of that name that is not imported yet and would be
+    found inside the model folder or the current directory is refused
+    (``UnsafeFormatError``), without importing it.
+    """
+    from flavorkit._imports import first_untrusted
+
+    for module in sorted(modules):
+        found = first_untrusted(module, folder)
+        if found is not None:
+            name, origin, reason = found
+            raise UnsafeFormatError(
+                SKOPS,
+                file,
+                detail=f"it needs module {name!r}, which would be imported from {origin}, "
+                f"{reason}, and importing it runs that code",
+            )
 
 
 def _untrusted_detail(untrusted: list[str]) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flavorkit import hookimpl
+from flavorkit._folder import model_file
 from flavorkit.exceptions import ManifestError
 
 from flavorkit_sklearn import _environment, _formats, _predict
@@ -19,6 +20,8 @@ from flavorkit_sklearn._trust import trusted_by_caller
 
 FLAVOR = "sklearn"
 LOADER_MODULE = "flavorkit_sklearn"
+SECTION = f"flavors.{FLAVOR}"
+PYFUNC_SECTION = "flavors.python_function"
 
 
 def _is_estimator(model: Any) -> bool:
@@ -87,51 +90,74 @@ def flavorkit_persist(
     }
 
 
-def _estimator_file(folder: Path, conf: dict[str, Any], fmt: str) -> Path:
-    """The estimator file of a model folder, kept inside the folder.
+def _mapping(value: Any, manifest: Path, key: str) -> dict[str, Any]:
+    """A section of ``MLmodel`` (absent: empty), which must be a mapping."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ManifestError(
+            f"expected a mapping, got {type(value).__name__}", path=manifest, key=key
+        )
+    return value
+
+
+def _serialization_format(conf: dict[str, Any], manifest: Path) -> str:
+    """The section's ``serialization_format``; absent means pickle (MLflow before skops)."""
+    fmt = conf.get("serialization_format")
+    if fmt is None:
+        return _formats.PICKLE
+    if not isinstance(fmt, str) or fmt not in _formats.FORMATS:
+        shown = repr(fmt) if isinstance(fmt, str) else type(fmt).__name__
+        raise ManifestError(
+            f"expected one of {', '.join(_formats.FORMATS)}, got {shown[:100]}",
+            path=manifest,
+            key=f"{SECTION}.serialization_format",
+        )
+    return fmt
+
+
+def _estimator_file(
+    folder: Path, conf: dict[str, Any], pyfunc_conf: dict[str, Any], fmt: str
+) -> tuple[Path, str]:
+    """The estimator file of a model folder and the ``MLmodel`` key that names it.
 
     ``pickled_model`` names it; folders written by old MLflow versions may
     only name it in ``python_function`` (``model_path``, or ``data`` in the
-    1.x layout), and the format's default name is the last resort.
+    1.x layout), and the format's default name is the last resort. Each is
+    resolved by ``flavorkit._folder.model_file``: a relative path, inside the
+    folder once links are followed, and a regular file.
     """
-    name = conf.get("pickled_model")
-    key = "flavors.sklearn.pickled_model"
-    if not name:
-        name, key = _pyfunc_file(folder)
-    if not name:
-        name = _formats.FILE_NAMES[fmt]
-    if not isinstance(name, str):
+    for section, name, sub in (
+        (conf, SECTION, "pickled_model"),
+        (pyfunc_conf, PYFUNC_SECTION, "model_path"),
+        (pyfunc_conf, PYFUNC_SECTION, "data"),
+    ):
+        if section.get(sub) is not None:
+            key = f"{name}.{sub}"
+            return model_file(folder, section[sub], key=key), key
+    key = f"{SECTION}.pickled_model"
+    return model_file(folder, _formats.FILE_NAMES[fmt], key=key), key
+
+
+def _saved_version(conf: dict[str, Any], manifest: Path) -> str | None:
+    saved = conf.get("sklearn_version")
+    if saved is None or saved == "":
+        return None
+    # a hand-written MLmodel may leave a version such as 1.3 unquoted
+    if isinstance(saved, bool) or not isinstance(saved, (str, int, float)):
         raise ManifestError(
-            f"expected a file name, got {type(name).__name__}", path=folder / "MLmodel", key=key
+            f"expected a version string, got {type(saved).__name__}",
+            path=manifest,
+            key=f"{SECTION}.sklearn_version",
         )
-    file = (folder / name).resolve()
-    if not file.is_relative_to(folder.resolve()):
-        raise ManifestError(
-            f"path {name!r} points outside the model folder",
-            path=folder / "MLmodel",
-            key=key,
-        )
-    return file
+    return str(saved)[:100]
 
 
-def _pyfunc_file(folder: Path) -> tuple[Any, str]:
-    import yaml
-
-    try:
-        manifest = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8")) or {}
-        section = manifest["flavors"]["python_function"] or {}
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
-        return None, "flavors.sklearn.pickled_model"
-    if section.get("model_path"):
-        return section["model_path"], "flavors.python_function.model_path"
-    return section.get("data"), "flavors.python_function.data"
-
-
-def _warn_on_version_change(saved: Any) -> None:
+def _warn_on_version_change(saved: str | None) -> None:
     import sklearn
     from flavorkit.exceptions import EnvironmentMismatchWarning
 
-    if saved and str(saved) != sklearn.__version__:
+    if saved and saved != sklearn.__version__:
         warnings.warn(
             f"this model was saved with scikit-learn {saved} and is loaded with scikit-learn "
             f"{sklearn.__version__}; estimators may behave differently or fail across versions",
@@ -141,35 +167,45 @@ def _warn_on_version_change(saved: Any) -> None:
 
 
 @hookimpl
-def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[str, Any]) -> Any:
+def flavorkit_load(
+    flavor: str,
+    path: Path,
+    conf: dict[str, Any],
+    options: dict[str, Any],
+    pyfunc_conf: dict[str, Any],
+) -> Any:
     """Read the estimator of the model folder ``path`` (``conf``: its ``sklearn`` section).
 
-    Called by ``load_native`` and ``load_model``. A missing
-    ``serialization_format`` means pickle (MLflow before skops). skops types
-    are trusted only from skops's defaults and the caller (``trusted_types``
-    option, :func:`flavorkit_sklearn.trust`), never from ``conf``. Raises
-    ``UnsafeFormatError`` for pickle formats without ``allow_unsafe`` and for
-    untrusted skops types, ``ManifestError`` for a bad section. Warns when
-    the saving scikit-learn version differs from the running one.
+    Called by ``load_native`` and ``load_model``; ``pyfunc_conf`` is the
+    folder's ``python_function`` section, which names the file in folders
+    old MLflow versions wrote. A missing ``serialization_format`` means
+    pickle (MLflow before skops). skops types are trusted only from skops's
+    defaults and the caller (``trusted_types`` option,
+    :func:`flavorkit_sklearn.trust`), never from ``conf``. Raises
+    ``UnsafeFormatError`` for pickle formats without ``allow_unsafe`` (before
+    the file is read) and for untrusted skops types, ``ManifestError`` for a
+    bad section or an unreadable estimator file. Warns when the saving
+    scikit-learn version differs from the running one.
     """
     if flavor != FLAVOR:
         return None
     path = Path(path)
     folder = path if path.is_dir() else path.parent  # 1.x layout hands over the file
-    fmt = conf.get("serialization_format") or _formats.PICKLE
-    if fmt not in _formats.FORMATS:
-        raise ManifestError(
-            f"expected one of {', '.join(_formats.FORMATS)}, got {fmt!r}",
-            path=folder / "MLmodel",
-            key="flavors.sklearn.serialization_format",
-        )
-    file = _estimator_file(folder, conf, fmt)
-    _warn_on_version_change(conf.get("sklearn_version"))
+    manifest = folder / "MLmodel"
+    conf = _mapping(conf, manifest, SECTION)
+    pyfunc_conf = _mapping(pyfunc_conf, manifest, PYFUNC_SECTION)
+    fmt = _serialization_format(conf, manifest)
+    file, key = _estimator_file(folder, conf, pyfunc_conf, fmt)
+    if conf.get("code") is not None:  # the code folder save_model(code_paths=...) copied
+        model_file(folder, conf["code"], key=f"{SECTION}.code", kind="dir")
+    _warn_on_version_change(_saved_version(conf, manifest))
     return _formats.load(
         file,
         fmt,
         trusted=trusted_by_caller(options.get("trusted_types")),
         allow_unsafe=bool(options.get("allow_unsafe")),
+        key=key,
+        folder=folder,
     )
 
 
