@@ -47,6 +47,7 @@ def test_kit_all_is_pinned() -> None:
         "check_default_format_is_safe",
         "check_environment_pins_framework",
         "check_flavor",
+        "check_hostile_folder_refused",
         "check_import_is_light",
         "check_infer_then_enforce",
         "check_input_forms_agree",

@@ -33,6 +33,8 @@ SEEN: dict[str, str] = {
     "trusts_manifest": r"loaded the folder .* without the opt-in once MLmodel claimed trust",
     "unpinned_framework": r"should pin numpy==[0-9.]+; it has numpy ",
     "misspelt_hook": r"lists 'toy_misspelt_hook' with status error\n.*flavorkit_presist",
+    "follows_links": r"after symlink_out weights\.npy, load_model read \S+/outside\.txt, "
+    r"outside the model folder",
 }
 
 

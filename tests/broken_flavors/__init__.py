@@ -28,6 +28,7 @@ AIMED_CHECKS: dict[str, str] = {
     "trusts_manifest": "check_manifest_cannot_widen_trust",
     "unpinned_framework": "check_environment_pins_framework",
     "misspelt_hook": "check_plugin_listed",
+    "follows_links": "check_hostile_folder_refused",
 }
 
 

@@ -18,6 +18,7 @@ from flavorkit.exceptions import UnsafeFormatError
 WEIGHTS = "weights.npy"
 PICKLE = "model.pkl"
 FORMATS = ("npy", "pickle")
+MAX_BYTES = 16 * 1024 * 1024  # a toy's weights are a few bytes
 
 
 class ToyLinear:
@@ -74,14 +75,24 @@ def persist(
 
 
 def load(path: Path, conf: dict[str, Any], options: dict[str, Any]) -> ToyLinear:
-    """Read the model back; a pickle only with ``options["allow_unsafe"]``."""
+    """Read the model back; a pickle only with ``options["allow_unsafe"]``.
+
+    Every file the section names goes through ``model_file`` (a regular file
+    inside the folder, links followed) and is read with a bound.
+    """
+    import io
+
     import numpy as np
+    from flavorkit._folder import model_file, read_bytes
 
     if conf["serialization_format"] == "npy":
-        return ToyLinear(np.load(path / conf["weights"], allow_pickle=False), conf["bias"])
+        file = model_file(path, conf["weights"], key="weights")
+        data = read_bytes(file, limit=MAX_BYTES, key="weights")
+        return ToyLinear(np.load(io.BytesIO(data), allow_pickle=False), conf["bias"])
+    file = model_file(path, conf["pickled_model"], key="pickled_model")
     if not options.get("allow_unsafe"):
-        raise UnsafeFormatError("pickle", path / conf["pickled_model"])
-    with open(path / conf["pickled_model"], "rb") as fh:
+        raise UnsafeFormatError("pickle", file)
+    with open(file, "rb") as fh:
         return pickle.load(fh)
 
 

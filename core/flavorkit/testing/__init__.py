@@ -36,6 +36,7 @@ from flavorkit._lazy import lazy_exports
 
 _CASE = "flavorkit.testing._case"
 _CHECKS = "flavorkit.testing._checks"
+_HOSTILE = "flavorkit.testing._checks_hostile"
 _PACKAGING = "flavorkit.testing._checks_packaging"
 _INSTALL = "flavorkit.testing._packaging"
 _RUNNER = "flavorkit.testing._runner"
@@ -54,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "check_default_format_is_safe": _PACKAGING,
     "check_environment_pins_framework": _PACKAGING,
     "check_flavor": _RUNNER,
+    "check_hostile_folder_refused": _HOSTILE,
     "check_import_is_light": _PACKAGING,
     "check_infer_then_enforce": _CHECKS,
     "check_input_forms_agree": _CHECKS,

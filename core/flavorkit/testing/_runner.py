@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from flavorkit.testing import _checks, _checks_packaging
+from flavorkit.testing import _checks, _checks_hostile, _checks_packaging
 from flavorkit.testing._case import FlavorCase
 from flavorkit.testing._support import FlavorCheckError, SkipCheck, forget
 
@@ -56,6 +56,7 @@ _CHECKS: tuple[tuple[Check, Callable[[FlavorCase], bool]], ...] = (
     (_checks_packaging.check_plugin_listed, lambda c: c.tags.subprocess),
     (_checks_packaging.check_save_refuses_non_empty_path, _always),
     (_checks_packaging.check_save_writes_only_inside_folder, _always),
+    (_checks_hostile.check_hostile_folder_refused, _always),
 )
 CHECK_NAMES: tuple[str, ...] = tuple(check.__name__ for check, _ in _CHECKS)
 

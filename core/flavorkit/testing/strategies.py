@@ -11,7 +11,11 @@ contract against many signatures at once:
 - :func:`mutations` turns conforming input into input that enforcement must
   reject (missing required column, lossy dtype, wrong rank, wrong fixed
   dimension, wrong tensor dtype, missing tensor, wrongly typed param), each a
-  :class:`Mutation` that names the field the error must name.
+  :class:`Mutation` that names the field the error must name;
+- :func:`folder_mutations` draws hostile edits of a saved model folder
+  (files truncated, bit-flipped, replaced by links, FIFOs or folders;
+  ``MLmodel`` and JSON values retyped, nested, bloated, deleted, swapped),
+  for loaders that must refuse them cleanly.
 
 Example::
 
@@ -53,6 +57,7 @@ from flavorkit._schema import (
     SparkMLVector,
     TensorSpec,
 )
+from flavorkit.testing._hostile import FolderMutation, FolderShape, plan_mutations
 
 __all__ = [
     "MUTATION_KINDS",
@@ -60,6 +65,7 @@ __all__ = [
     "col_types",
     "data_for_schema",
     "data_types",
+    "folder_mutations",
     "mutations",
     "param_schemas",
     "params_for_schema",
@@ -501,3 +507,27 @@ def _param_mutations(schema: ParamSchema, params: dict[str, Any]) -> list[Mutati
             )
         )
     return options
+
+
+class _DrawChooser:
+    """The :class:`~flavorkit.testing._hostile.Chooser` of a hypothesis draw (so plans shrink)."""
+
+    def __init__(self, draw: Any) -> None:
+        self._draw = draw
+
+    def integer(self, low: int, high: int) -> int:
+        return int(self._draw(st.integers(low, high)))
+
+
+@st.composite
+def folder_mutations(
+    draw: Any, shape: FolderShape, *, max_mutations: int = 3
+) -> tuple[FolderMutation, ...]:
+    """Draw one to ``max_mutations`` hostile edits of a model folder of ``shape``.
+
+    ``shape`` is ``FolderShape.of(folder)`` of a folder a flavor saved;
+    apply each edit to a copy with ``mutation.apply(copy, outside_file)``.
+    The same planner drives ``benchmarks/fuzz_folders.py`` from a seeded
+    ``random.Random``.
+    """
+    return plan_mutations(_DrawChooser(draw), shape, max_mutations=max_mutations)
