@@ -342,3 +342,21 @@ def test_model_load_error_names_flavor_and_keeps_the_cause() -> None:
         str(error) == "flavor 'pytorch' could not load the model at /m: OSError: bad magic number"
     )
     assert isinstance(error, FlavorkitError) and isinstance(error, ValueError)
+
+
+def test_validate_loads_a_folder_without_pyfunc_as_load_native_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the fuzzer: with no python_function section, validate loaded nothing."""
+    from sklearn.linear_model import LinearRegression
+
+    path = tmp_path / "native"
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
+    flavorkit.save_model(LinearRegression().fit(frame, [1.0, 2.0, 3.0]), path, input_example=frame)
+    _edit_manifest(path, lambda d: d["flavors"].pop("python_function"))
+    assert main(["validate", str(path)]) == 0
+    _edit_manifest(path, lambda d: d["flavors"]["sklearn"].__setitem__("serialization_format", 0))
+    assert main(["validate", str(path)]) == 1
+    assert "the model does not load" in capsys.readouterr().err
+    with pytest.raises(ManifestError):
+        flavorkit.load_native(path)

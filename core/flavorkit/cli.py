@@ -194,7 +194,7 @@ def validate_model(path: Path) -> tuple[list[str], list[str]]:
     problems += _example_problems(path, manifest, signature)
     notes = _notes(path, manifest) if not problems else []
     if not problems:
-        problems += _load_problems(path, notes)
+        problems += _load_problems(path, manifest, notes)
     return problems, notes
 
 
@@ -224,17 +224,22 @@ def _named_paths(name: str, section: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _load_problems(path: Path, notes: list[str]) -> list[str]:
-    """Load the model as ``load_model`` would (no opt-in): what fails is a problem."""
+def _load_problems(path: Path, manifest: Any, notes: list[str]) -> list[str]:
+    """Load the model as ``load_model`` would (no opt-in): what fails is a problem.
+
+    A folder without a ``python_function`` flavor is loaded as ``load_native`` loads it.
+    """
     import warnings
 
-    from flavorkit._api import load_model
+    from flavorkit._api import load_model, load_native
     from flavorkit.exceptions import FlavorkitError, PluginError, UnsafeFormatError
 
+    pyfunc = PYFUNC in manifest.flavors
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = load_model(path, allow_unsafe=False, suppress_warnings=True)
+            load = load_model if pyfunc else load_native
+            model = load(path, allow_unsafe=False, suppress_warnings=True)
     except UnsafeFormatError as exc:
         notes.append(f"not loaded: {exc}")
         return []
@@ -243,7 +248,7 @@ def _load_problems(path: Path, notes: list[str]) -> list[str]:
         return []
     except FlavorkitError as exc:
         return [f"the model does not load: {exc}"]
-    return _serving_example_problems(model)
+    return _serving_example_problems(model) if pyfunc else []
 
 
 def _serving_example_problems(model: Any) -> list[str]:
