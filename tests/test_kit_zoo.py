@@ -35,6 +35,27 @@ SEEN: dict[str, str] = {
     "misspelt_hook": r"lists 'toy_misspelt_hook' with status error\n.*flavorkit_presist",
     "follows_links": r"after symlink_out weights\.npy, load_model read \S+/outside\.txt, "
     r"outside the model folder",
+    "downcasts_input": r"the caller's input column 'a' has dtype float32, was float64",
+    "nan_in_long_output": r"the output has dtype float64 with \d+ NaN; the output signature "
+    r"declares long",
+    "truncates_strings": r"'tag': \['.{9,}'\].*the loaded model predicts differently from the "
+    r"original",
+    "raises_on_empty": r"0 rows of the example form .* raised ValueError: need at least one array",
+    "reads_rows_by_label": r"the example with an index shifted by 100 raised KeyError",
+    "columns_by_position": r"the folder saved from the example with columns \['c', 'b', 'a'\] "
+    r"predicts differently",
+    "shared_buffer": r"predictions \(8 threads x 40 rounds\) differ from the single-thread answer",
+    "wraps_native": r"load_native returned a broken_flavors\.wraps_native\._Loaded, not a "
+    r"broken_flavors\._toy\.ToyLinear",
+    "shared_weight_store": r"MLmodel holds absolute paths under "
+    r"flavors\.toy_shared_weight_store\.weights_store",
+    "lazy_relative_path": r"predicting after the working directory changed .* failed: "
+    r"ManifestError: relocated/model/MLmodel, key 'weights'",
+    "caches_in_home": r"saving, loading or predicting wrote HOME/\.cache/toy-flavor/compiled\.bin;",
+    "chdir_on_load": r"saving changed the working directory",
+    "stale_pin": r"requirements\.txt pins pandas==1\.3\.5 \(installed: [0-9.]+\)",
+    "leaves_temp_files": r"the folder also holds \.lock, weights\.npy\.tmp, which neither",
+    "aliased_output": r"the prediction on the example's 6 rows changed after later predict calls",
 }
 
 

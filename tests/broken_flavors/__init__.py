@@ -29,6 +29,21 @@ AIMED_CHECKS: dict[str, str] = {
     "unpinned_framework": "check_environment_pins_framework",
     "misspelt_hook": "check_plugin_listed",
     "follows_links": "check_hostile_folder_refused",
+    "downcasts_input": "check_input_untouched",
+    "nan_in_long_output": "check_generated_data_predictions",
+    "truncates_strings": "check_generated_data_predictions",
+    "raises_on_empty": "check_empty_and_odd_batches",
+    "reads_rows_by_label": "check_empty_and_odd_batches",
+    "columns_by_position": "check_columns_bound_by_name",
+    "shared_buffer": "check_concurrent_predictions",
+    "wraps_native": "check_native_workflow",
+    "shared_weight_store": "check_folder_relocatable",
+    "lazy_relative_path": "check_folder_relocatable",
+    "caches_in_home": "check_folder_relocatable",
+    "chdir_on_load": "check_no_process_side_effects",
+    "stale_pin": "check_environment_honest",
+    "leaves_temp_files": "check_folder_contents",
+    "aliased_output": "check_row_count_and_order",
 }
 
 
@@ -59,5 +74,6 @@ def case(module: str, **overrides: Any) -> Any:
         params={"scale": 3.0},
         untrusted_save_options={"serialization_format": "pickle"},
     )
+    fields.update(getattr(plugin, "CASE_FIELDS", {}))  # a module's own example or predict
     fields.update(overrides)
     return FlavorCase(**fields)

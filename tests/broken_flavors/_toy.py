@@ -22,16 +22,24 @@ MAX_BYTES = 16 * 1024 * 1024  # a toy's weights are a few bytes
 
 
 class ToyLinear:
-    """A linear model: ``weights`` (a 1-D float array) and ``bias``."""
+    """A linear model: ``weights`` (a 1-D float array), ``bias`` and its feature ``columns``.
 
-    def __init__(self, weights: Any, bias: float = 0.0) -> None:
+    A DataFrame holding every one of ``columns`` is read by column name (as
+    scikit-learn reads the features it was fitted on); other input by position.
+    """
+
+    def __init__(self, weights: Any, bias: float = 0.0, columns: Any = None) -> None:
         self.weights = weights
         self.bias = float(bias)
+        self.columns = list(columns) if columns is not None else None
 
     def predict(self, data: Any, scale: float = 1.0) -> Any:
         """One value per row, in the weights' dtype."""
         import numpy as np
 
+        columns = getattr(self, "columns", None)
+        if columns and hasattr(data, "columns") and set(columns) <= set(data.columns):
+            data = data[columns]
         kind = self.weights.dtype.type
         x = np.asarray(data, dtype=self.weights.dtype)
         return ((x @ self.weights + kind(self.bias)) * kind(scale)).astype(self.weights.dtype)
@@ -41,7 +49,8 @@ def make_model(features: int = 3, dtype: str = "float32") -> ToyLinear:
     """A ToyLinear with fixed, distinct weights."""
     import numpy as np
 
-    return ToyLinear(np.linspace(0.5, 2.0, features).astype(dtype), bias=0.25)
+    columns = "abcdefghijklmnopqrstuvwxyz"[:features]
+    return ToyLinear(np.linspace(0.5, 2.0, features).astype(dtype), bias=0.25, columns=columns)
 
 
 def is_mine(model: Any) -> bool:
@@ -62,6 +71,8 @@ def persist(
     if fmt == "npy":
         np.save(path / WEIGHTS, model.weights, allow_pickle=False)
         conf = {"serialization_format": fmt, "weights": WEIGHTS, "bias": model.bias}
+        if getattr(model, "columns", None):
+            conf["columns"] = list(model.columns)
     else:
         with open(path / PICKLE, "wb") as fh:
             pickle.dump(model, fh)
@@ -88,7 +99,8 @@ def load(path: Path, conf: dict[str, Any], options: dict[str, Any]) -> ToyLinear
     if conf["serialization_format"] == "npy":
         file = model_file(path, conf["weights"], key="weights")
         data = read_bytes(file, limit=MAX_BYTES, key="weights")
-        return ToyLinear(np.load(io.BytesIO(data), allow_pickle=False), conf["bias"])
+        weights = np.load(io.BytesIO(data), allow_pickle=False)
+        return ToyLinear(weights, conf["bias"], conf.get("columns"))
     file = model_file(path, conf["pickled_model"], key="pickled_model")
     if not options.get("allow_unsafe"):
         raise UnsafeFormatError("pickle", file)

@@ -36,6 +36,8 @@ from flavorkit._lazy import lazy_exports
 
 _CASE = "flavorkit.testing._case"
 _CHECKS = "flavorkit.testing._checks"
+_DATA = "flavorkit.testing._checks_data"
+_FOLDER = "flavorkit.testing._checks_folder"
 _HOSTILE = "flavorkit.testing._checks_hostile"
 _PACKAGING = "flavorkit.testing._checks_packaging"
 _INSTALL = "flavorkit.testing._packaging"
@@ -51,17 +53,27 @@ _EXPORTS: dict[str, str] = {
     "FreshVenv": _INSTALL,
     "SkipCheck": _SUPPORT,
     "Tags": _CASE,
+    "check_columns_bound_by_name": _DATA,
     "check_concatenation": _CHECKS,
+    "check_concurrent_predictions": _DATA,
     "check_default_format_is_safe": _PACKAGING,
+    "check_empty_and_odd_batches": _DATA,
+    "check_environment_honest": _FOLDER,
     "check_environment_pins_framework": _PACKAGING,
     "check_flavor": _RUNNER,
+    "check_folder_contents": _FOLDER,
+    "check_folder_relocatable": _FOLDER,
+    "check_generated_data_predictions": _DATA,
     "check_hostile_folder_refused": _HOSTILE,
     "check_import_is_light": _PACKAGING,
     "check_infer_then_enforce": _CHECKS,
     "check_input_forms_agree": _CHECKS,
+    "check_input_untouched": _DATA,
     "check_load_in_fresh_process": _CHECKS,
     "check_manifest_cannot_widen_trust": _PACKAGING,
     "check_mutations_rejected": _CHECKS,
+    "check_native_workflow": _FOLDER,
+    "check_no_process_side_effects": _FOLDER,
     "check_params_validated_and_defaulted": _CHECKS,
     "check_plugin_listed": _PACKAGING,
     "check_predict_deterministic": _CHECKS,

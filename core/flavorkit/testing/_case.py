@@ -43,7 +43,9 @@ class Tags:
     - ``exact_dtype``: predictions keep their dtype through save and load and
       across input forms. Off: only values are compared.
     - ``subprocess``: the checks that start a fresh interpreter apply (off
-      where the platform cannot start one).
+      where the platform cannot start one; ``check_folder_relocatable`` too).
+    - ``thread_safe``: threads may share one loaded model. Off:
+      ``check_concurrent_predictions`` does not apply.
     """
 
     deterministic: bool = True
@@ -52,6 +54,7 @@ class Tags:
     supports_params: bool | None = None
     exact_dtype: bool = True
     subprocess: bool = True
+    thread_safe: bool = True
 
 
 def _default_predict(model: Any, data: Any, params: Mapping[str, Any] | None) -> Any:
@@ -117,6 +120,12 @@ class FlavorCase:
       folder needs).
     - ``plugin_name``: the entry-point name; by default that of the
       installed entry point pointing at ``plugin_module``, else the flavor.
+    - ``native_type``: the type(s) ``load_native`` returns when the framework
+      gives back another type than the saved model's by design (e.g. an
+      exported program); by default ``type(model_factory())``.
+    - ``extra_files``: glob patterns (relative to the folder, ``/``
+      separated) of files the flavor writes without naming them in its
+      ``MLmodel`` section; ``check_folder_contents`` accepts them.
     """
 
     name: str
@@ -134,6 +143,8 @@ class FlavorCase:
     untrusted_save_options: Mapping[str, Any] | None = None
     manifest_trust: Mapping[str, Any] = field(default_factory=dict)
     plugin_name: str | None = None
+    native_type: type | tuple[type, ...] | None = None
+    extra_files: Sequence[str] = ()
     # built once per process: the model, the example (kept out of repr and comparisons)
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -208,7 +219,11 @@ class FlavorCase:
 
     def save_kwargs(self, **overrides: Any) -> dict[str, Any]:
         """The keyword arguments the checks pass to ``flavorkit.save_model``."""
-        kwargs: dict[str, Any] = {"input_example": self.input_example(), **dict(self.save_options)}
+        import copy
+
+        # a copy: a flavor that changes the example in place must not change the case's
+        example = copy.deepcopy(self.input_example())
+        kwargs: dict[str, Any] = {"input_example": example, **dict(self.save_options)}
         if self.signature is not None:
             kwargs["signature"] = self.signature
         kwargs.update(overrides)

@@ -13,20 +13,18 @@ the format and trust checks in ``_checks_packaging`` load without it.
 
 from __future__ import annotations
 
-import json
 import warnings
+import weakref
 from typing import Any
 
 from flavorkit.testing._case import FlavorCase
+from flavorkit.testing._checks_folder import fresh_process_run
 from flavorkit.testing._support import (
     Verdict,
     describe_error,
     loaded_model,
-    python_env,
     run_property,
-    run_python,
     saved_model,
-    scratch_dir,
     tail,
 )
 from flavorkit.testing._values import (
@@ -42,17 +40,6 @@ from flavorkit.testing._values import (
     take_rows,
 )
 
-_FRESH_PROCESS_SCRIPT = """\
-import json, sys
-import flavorkit
-from flavorkit.testing._values import encode, flatten
-path, out = sys.argv[1], sys.argv[2]
-model = flavorkit.load_model(path, allow_unsafe=True, suppress_warnings=True)
-prediction = model.predict(model.input_example, model.input_example_params)
-with open(out, "w", encoding="utf-8") as fh:
-    json.dump(encode(flatten(prediction)), fh)
-"""
-
 
 def _differs(
     case: FlavorCase, expected: Flat, actual: Flat, *, values: bool | None = None
@@ -67,8 +54,38 @@ def _differs(
     )
 
 
-def _predict(v: Verdict, model: Any, data: Any, params: Any, what: str) -> Flat:
-    return flatten(v.call(f"predicting on {what}", model.predict, data, params))
+# per check run: the predictions kept for later comparison, with a copy of each as first seen
+_kept: weakref.WeakKeyDictionary[Verdict, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _predict(
+    v: Verdict, model: Any, data: Any, params: Any, what: str, *, keep: bool = False
+) -> Flat:
+    """Predict and flatten; ``keep`` a result the check compares with later ones.
+
+    After every call the kept results are compared with their copies: one
+    that changed was overwritten by a later call (the flavor hands out the
+    same buffer each time), which is reported as such rather than as a
+    difference in rows or values. Once seen, every later call reports it.
+    """
+    flat = flatten(v.call(f"predicting on {what}", model.predict, data, params))
+    state = _kept.setdefault(v, {"kept": [], "aliased": None})
+    if state["aliased"] is None:
+        for earlier, held, copy in state["kept"]:
+            if compare(copy, held, rtol=0, atol=0) is not None:
+                state["aliased"] = (
+                    f"the prediction on {earlier} changed after later predict calls (seen after "
+                    f"predicting on {what}): predict returns an array it overwrites on a later "
+                    "call (the same buffer each time), so a caller's earlier result is silently "
+                    "replaced; return a new array on every call"
+                )
+                break
+    if state["aliased"] is not None:
+        v.fail(state["aliased"])
+    if keep:
+        copy = Flat(flat.kind, tuple((name, arr.copy()) for name, arr in flat.columns))
+        state["kept"].append((what, flat, copy))
+    return flat
 
 
 def _rows_of_example(v: Verdict, case: FlavorCase) -> tuple[Any, int]:
@@ -138,22 +155,26 @@ def check_load_in_fresh_process(case: FlavorCase) -> None:
     The subprocess discovers the plugin through its entry point (a temporary
     one when the plugin is not installed), loads the folder and predicts on
     the input example saved in it; this process does the same and the two
-    predictions are compared.
+    predictions are compared. The interpreter is shared with
+    ``check_folder_relocatable`` (one per case).
     """
     v = Verdict(check_load_in_fresh_process, case)
-    path = v.call("saving the model", saved_model, case)
+    v.call("saving the model", saved_model, case)
     model = v.call("loading the saved folder", loaded_model, case)
     if model.metadata.saved_input_example_info is None:
         v.fail("the saved folder has no input example to predict on")
     expected = _predict(
         v, model, model.input_example, model.input_example_params, "the folder's input example"
     )
-    work = scratch_dir(f"{case.name}-fresh")
-    out = work / "prediction.json"
-    proc = run_python(["-c", _FRESH_PROCESS_SCRIPT, str(path), str(out)], python_env(case, work))
-    if proc.returncode != 0 or not out.is_file():
-        v.fail(f"the fresh process exited with status {proc.returncode}:\n{tail(proc.stderr)}")
-    actual = decode(json.loads(out.read_text(encoding="utf-8")))
+    run = v.call("running the fresh process", fresh_process_run, case)
+    part = run.original or {}
+    if part.get("stage") != "done":
+        error = part.get("error") or f"exited with status {run.returncode}"
+        stage = {"load": "loading the folder", "predict": "predicting"}.get(
+            part.get("stage", ""), "the fresh process"
+        )
+        v.fail(f"in the fresh process, {stage} failed: {error}\n{tail(run.stderr)}")
+    actual = decode(part["prediction"])
     diff = _differs(case, expected, actual)
     if diff:
         v.fail(f"in a fresh process, {diff}")
@@ -220,7 +241,7 @@ def check_input_forms_agree(case: FlavorCase) -> None:
     model = v.call("loading the saved folder", loaded_model, case)
     schema = _input_schema(v, model)
     data, params = case.example_data(), case.example_params()
-    baseline = _predict(v, model, data, params, f"the example ({describe(data)})")
+    baseline = _predict(v, model, data, params, f"the example ({describe(data)})", keep=True)
     admitted = {}
     for form, value in input_forms(data).items():
         with warnings.catch_warnings(record=True) as caught:
@@ -254,7 +275,7 @@ def check_row_count_and_order(case: FlavorCase, *, max_examples: int | None = No
     model = v.call("loading the saved folder", loaded_model, case)
     data, n = _rows_of_example(v, case)
     params = case.example_params()
-    baseline = _predict(v, model, data, params, f"the example's {n} rows")
+    baseline = _predict(v, model, data, params, f"the example's {n} rows", keep=True)
     if baseline.rows() != n:
         v.fail(
             f"predicting on the example's {n} rows returned {baseline.rows()} rows "
@@ -310,7 +331,7 @@ def check_single_row(case: FlavorCase) -> None:
     model = v.call("loading the saved folder", loaded_model, case)
     data, n = _rows_of_example(v, case)
     params = case.example_params()
-    baseline = _predict(v, model, data, params, "the example")
+    baseline = _predict(v, model, data, params, "the example", keep=True)
     for i in sorted({0, n - 1}):
         one = take_rows(data, [i])
         actual = _predict(v, model, one, params, f"row {i} alone ({describe(one)})")
@@ -396,7 +417,9 @@ def check_params_validated_and_defaulted(
             v.fail("the saved signature declares no params, but the case is tagged supports_params")
         v.skip("the saved signature declares no params")
     defaults = {spec.name: spec.default for spec in schema}
-    implicit = _predict(v, model, case.example_data(), None, "the example without params")
+    implicit = _predict(
+        v, model, case.example_data(), None, "the example without params", keep=True
+    )
     explicit = _predict(
         v, model, case.example_data(), defaults, "the example with the defaults given"
     )
@@ -446,7 +469,7 @@ def check_predict_deterministic(case: FlavorCase) -> None:
     v = Verdict(check_predict_deterministic, case)
     model = v.call("loading the saved folder", loaded_model, case)
     params = case.example_params()
-    first = _predict(v, model, case.example_data(), params, "the example")
+    first = _predict(v, model, case.example_data(), params, "the example", keep=True)
     second = _predict(v, model, case.example_data(), params, "the example a second time")
     diff = _differs(case, first, second, values=True)
     if diff:

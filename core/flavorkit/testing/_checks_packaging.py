@@ -158,7 +158,9 @@ def check_default_format_is_safe(case: FlavorCase) -> None:
 
     v = Verdict(check_default_format_is_safe, case)
     path = v.call("saving the model", saved_model, case)
-    fmt = (flavorkit.Model.load(path).flavors.get(case.flavor) or {}).get("serialization_format")
+    manifest = v.call("reading the saved MLmodel", flavorkit.Model.load, path)
+    section = manifest.flavors.get(case.flavor)
+    fmt = section.get("serialization_format") if isinstance(section, dict) else None
     written = f" (serialization_format: {fmt})" if fmt else ""
     for loader in (flavorkit.load_model, flavorkit.load_native):
         try:

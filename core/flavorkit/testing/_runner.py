@@ -17,7 +17,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from flavorkit.testing import _checks, _checks_hostile, _checks_packaging
+from flavorkit.testing import (
+    _checks,
+    _checks_data,
+    _checks_folder,
+    _checks_hostile,
+    _checks_packaging,
+)
 from flavorkit.testing._case import FlavorCase
 from flavorkit.testing._support import FlavorCheckError, SkipCheck, forget
 
@@ -46,6 +52,11 @@ _CHECKS: tuple[tuple[Check, Callable[[FlavorCase], bool]], ...] = (
     (_checks.check_mutations_rejected, _always),
     (_checks.check_params_validated_and_defaulted, lambda c: c.tags.supports_params is not False),
     (_checks.check_predict_deterministic, lambda c: c.tags.deterministic),
+    (_checks_data.check_input_untouched, _always),
+    (_checks_data.check_generated_data_predictions, _always),
+    (_checks_data.check_empty_and_odd_batches, _always),
+    (_checks_data.check_columns_bound_by_name, _checks_data.example_is_frame),
+    (_checks_data.check_concurrent_predictions, lambda c: c.tags.thread_safe),
     (_checks_packaging.check_default_format_is_safe, lambda c: c.tags.safe_default_format),
     (
         _checks_packaging.check_manifest_cannot_widen_trust,
@@ -56,6 +67,11 @@ _CHECKS: tuple[tuple[Check, Callable[[FlavorCase], bool]], ...] = (
     (_checks_packaging.check_plugin_listed, lambda c: c.tags.subprocess),
     (_checks_packaging.check_save_refuses_non_empty_path, _always),
     (_checks_packaging.check_save_writes_only_inside_folder, _always),
+    (_checks_folder.check_native_workflow, _always),
+    (_checks_folder.check_folder_relocatable, lambda c: c.tags.subprocess),
+    (_checks_folder.check_no_process_side_effects, _always),
+    (_checks_folder.check_environment_honest, _always),
+    (_checks_folder.check_folder_contents, _always),
     (_checks_hostile.check_hostile_folder_refused, _always),
 )
 CHECK_NAMES: tuple[str, ...] = tuple(check.__name__ for check, _ in _CHECKS)

@@ -98,6 +98,18 @@ CASES = [
 ]
 
 
-@parametrize_flavor_checks(CASES)
+# scikit-learn refuses 0 samples; the flavor answers an empty batch by predicting on one
+# stand-in row (zeros, empty strings), which the pipeline's OneHotEncoder refuses
+# (handle_unknown="error"), so scikit-learn's error for 0 samples stands
+EXPECTED_FAILURES = {
+    "pipeline-frame": {
+        "check_empty_and_odd_batches": "0 rows: OneHotEncoder refuses every stand-in row"
+    }
+}
+
+
+@parametrize_flavor_checks(
+    CASES, expected_failed_checks=lambda case: EXPECTED_FAILURES.get(case.name, {})
+)
 def test_conformance(case: FlavorCase, check: Any) -> None:
     check(case)

@@ -79,3 +79,52 @@ def prepare(model: Any, data: Any) -> Any:
     ):
         return data.to_numpy()
     return data
+
+
+def rows(data: Any) -> int | None:
+    """The number of rows of a DataFrame or array, ``None`` for other input."""
+    shape = getattr(data, "shape", None)
+    return int(shape[0]) if shape else None
+
+
+def predict_no_rows(method: Any, data: Any) -> Any:
+    """The answer for a batch of 0 rows, which scikit-learn refuses to predict on.
+
+    Predicts on one stand-in row of the batch's columns and dtypes (zeros,
+    empty strings, False) and returns 0 rows of that answer, so the kind,
+    dtype and width are those of any other batch. When the estimator
+    refuses the stand-in (an unknown category), scikit-learn's own error
+    for the empty batch is raised.
+    """
+    import warnings
+
+    import numpy as np
+
+    if type(data).__name__ == "DataFrame":
+        import pandas as pd
+
+        row = pd.DataFrame(
+            {c: pd.Series([_blank(dtype)], dtype=dtype) for c, dtype in data.dtypes.items()}
+        )
+    else:
+        row = np.zeros((1, *data.shape[1:]), dtype=data.dtype)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            answer = method(row)
+    except Exception:
+        return method(data)  # scikit-learn's own error for 0 samples
+    if hasattr(answer, "iloc"):
+        return answer.iloc[:0]
+    if isinstance(answer, list):
+        return []
+    return answer[:0]
+
+
+def _blank(dtype: Any) -> Any:
+    kind = getattr(dtype, "kind", "O")
+    if kind in "OSU" or str(dtype) in ("string", "str"):
+        return ""
+    if kind == "b":
+        return False
+    return 0  # numbers, and the epoch for datetimes

@@ -222,7 +222,10 @@ def flavorkit_predict(
     if flavor != FLAVOR:
         return None
     method = _predict.resolve(model, params or {}, pyfunc_conf or {})
-    return method(_predict.prepare(model, data))
+    prepared = _predict.prepare(model, data)
+    if _predict.rows(prepared) == 0:
+        return _predict.predict_no_rows(method, prepared)
+    return method(prepared)
 
 
 @hookimpl
