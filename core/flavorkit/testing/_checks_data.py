@@ -23,6 +23,7 @@ import warnings
 from typing import Any
 
 from flavorkit.testing._case import FlavorCase
+from flavorkit.testing._checks import _differs
 from flavorkit.testing._support import (
     Verdict,
     describe_error,
@@ -32,7 +33,6 @@ from flavorkit.testing._support import (
 )
 from flavorkit.testing._values import (
     Flat,
-    compare,
     describe,
     flatten,
     input_forms,
@@ -48,19 +48,6 @@ _MAX_ROWS = 6
 _THREADS = 8
 _ROUNDS = 40
 _SWITCH_INTERVAL_S = 1e-5
-
-
-def _differs(
-    case: FlavorCase, expected: Flat, actual: Flat, *, values: bool | None = None
-) -> str | None:
-    return compare(
-        expected,
-        actual,
-        rtol=case.rtol,
-        atol=case.atol,
-        exact_dtype=case.tags.exact_dtype,
-        values=case.tags.deterministic if values is None else values,
-    )
 
 
 def _copied(flat: Flat) -> Flat:
