@@ -240,17 +240,23 @@ def test_cli_serve_options_reach_the_config() -> None:
             "1.5",
             "--max-body-size",
             "1000",
+            "--body-timeout",
+            "2.5",
+            "--max-request-rows",
+            "7",
             "--env-manager",
             "virtualenv",
             "--debug",
         ]
     )
-    assert (args.workers, args.max_batch_size, args.max_batch_delay_ms, args.max_body_size) == (
+    # the Namespace carries ServerConfig's field names, so _cmd_serve passes them on as they are
+    assert (args.workers, args.max_batch_size, args.max_batch_delay_ms, args.max_body_bytes) == (
         3,
         8,
         1.5,
         1000,
     )
+    assert (args.body_timeout_s, args.max_request_rows, args.max_connections) == (2.5, 7, 1000)
     assert args.env_manager == "virtualenv" and args.debug
 
 

@@ -413,14 +413,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        max_batch_size=args.max_batch_size,
-        max_batch_delay_ms=args.max_batch_delay_ms,
-        max_body_bytes=args.max_body_size,
-        request_timeout_s=args.timeout,
-        max_request_rows=args.max_request_rows,
-        max_request_cells=args.max_request_cells,
-        body_timeout_s=args.body_timeout,
-        max_connections=args.max_connections,
+        **{name: getattr(args, name) for _, name, _, _ in _SERVE_LIMITS},
         debug=args.debug,
         allow_unsafe=args.allow_unsafe or None,
         access_log=args.access_log,
@@ -446,6 +439,68 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+# the server's tunable limits: flag, ServerConfig field, parser, help (defaults from ServerConfig)
+_SERVE_LIMITS: tuple[tuple[str, str, Any, str], ...] = (
+    (
+        "--max-batch-size",
+        "max_batch_size",
+        _positive(int),
+        "rows per joined predict call; 1 turns micro-batching off",
+    ),
+    (
+        "--max-batch-delay-ms",
+        "max_batch_delay_ms",
+        float,
+        "longest wait in ms for requests still arriving before a batch goes",
+    ),
+    (
+        "--max-body-size",
+        "max_body_bytes",
+        _positive(int),
+        "largest request body in bytes; larger ones get 413",
+    ),
+    (
+        "--timeout",
+        "request_timeout_s",
+        _positive(float),
+        "seconds a request may take before it gets 504",
+    ),
+    (
+        "--max-request-rows",
+        "max_request_rows",
+        _positive(int),
+        "rows one request may decode to; more get 413",
+    ),
+    (
+        "--max-request-cells",
+        "max_request_cells",
+        _positive(int),
+        "rows x columns one request may decode to; more get 413",
+    ),
+    (
+        "--body-timeout",
+        "body_timeout_s",
+        _positive(float),
+        "seconds a client may take to send its body; slower ones get 408",
+    ),
+    (
+        "--max-connections",
+        "max_connections",
+        _positive(int),
+        "open connections beyond which new requests get 503",
+    ),
+)
+
+
+def _server_defaults() -> dict[str, Any]:
+    """``ServerConfig``'s defaults by field name (imported only when the parser is built)."""
+    from dataclasses import fields
+
+    from flavorkit.server._config import ServerConfig
+
+    return {f.name: f.default for f in fields(ServerConfig)}
+
+
 def _add_serve(sub: Any) -> None:
     serve = sub.add_parser("serve", help="serve a model over HTTP (MLflow's scoring protocol)")
     serve.add_argument("model", help="model folder or URI")
@@ -454,54 +509,16 @@ def _add_serve(sub: Any) -> None:
     serve.add_argument(
         "-w", "--workers", type=_positive(int), default=1, help="worker processes (default 1)"
     )
-    serve.add_argument(
-        "--max-batch-size",
-        type=_positive(int),
-        default=64,
-        help="rows per joined predict call; 1 turns micro-batching off (default 64)",
-    )
-    serve.add_argument(
-        "--max-batch-delay-ms",
-        type=float,
-        default=2.0,
-        help="longest wait for requests still arriving before a batch goes (default 2)",
-    )
-    serve.add_argument(
-        "--max-body-size",
-        type=_positive(int),
-        default=64 * 1024 * 1024,
-        help="largest request body in bytes; larger ones get 413 (default 64 MiB)",
-    )
-    serve.add_argument(
-        "--timeout",
-        type=_positive(float),
-        default=60.0,
-        help="seconds a request may take before it gets 504 (default 60)",
-    )
-    serve.add_argument(
-        "--max-request-rows",
-        type=_positive(int),
-        default=1_000_000,
-        help="rows one request may decode to; more get 413 (default 1000000)",
-    )
-    serve.add_argument(
-        "--max-request-cells",
-        type=_positive(int),
-        default=10_000_000,
-        help="rows x columns one request may decode to; more get 413 (default 10000000)",
-    )
-    serve.add_argument(
-        "--body-timeout",
-        type=_positive(float),
-        default=30.0,
-        help="seconds a client may take to send its body; slower ones get 408 (default 30)",
-    )
-    serve.add_argument(
-        "--max-connections",
-        type=_positive(int),
-        default=1000,
-        help="open connections beyond which new requests get 503 (default 1000)",
-    )
+    defaults = _server_defaults()  # one place for each default: ServerConfig
+    for flag, name, kind, text in _SERVE_LIMITS:
+        serve.add_argument(
+            flag,
+            dest=name,
+            metavar=flag.lstrip("-").upper().replace("-", "_"),
+            type=kind,
+            default=defaults[name],
+            help=f"{text} (default %(default)s)",
+        )
     serve.add_argument(
         "--env-manager",
         choices=["local", "virtualenv"],
