@@ -213,24 +213,11 @@ def check_depth(
     counted as a reader walking the data would meet them; JSON has no
     aliases and is bounded by its size.
     """
-    stack: list[tuple[Any, int]] = [(data, 0)]
-    seen = 0
-    while stack:
-        value, depth = stack.pop()
-        seen += 1
-        if max_values is not None and seen > max_values:
-            raise ManifestError(
-                f"expands to more than {max_values:,} values (YAML aliases?)", path=path, key=key
-            )
-        if isinstance(value, dict):
-            children: Any = value.values()
-        elif isinstance(value, (list, tuple)):
-            children = value
-        else:
-            continue
-        if depth >= limit:
-            raise ManifestError(f"nests deeper than {limit} levels", path=path, key=key)
-        stack.extend((child, depth + 1) for child in children)
+    from flavorkit._schema import nesting_problem
+
+    problem = nesting_problem(data, limit, max_values)
+    if problem is not None:
+        raise ManifestError(problem, path=path, key=key)
 
 
 def _loader() -> Any:

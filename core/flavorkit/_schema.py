@@ -658,20 +658,37 @@ def _loads(text: Any, where: str) -> Any:
         raise SignatureError(f"{where}: invalid JSON ({exc.msg} at char {exc.pos})") from exc
     except RecursionError:
         raise SignatureError(f"{where}: nests deeper than {_MAX_DEPTH} levels") from None
-    _check_depth(data, where)
+    problem = nesting_problem(data, _MAX_DEPTH)
+    if problem is not None:
+        raise SignatureError(f"{where}: {problem}")
     return data
 
 
-def _check_depth(data: Any, where: str) -> None:
-    stack = [(data, 0)]
+def nesting_problem(data: Any, limit: int, max_values: int | None = None) -> str | None:
+    """Why parsed JSON/YAML ``data`` is too deep or too large to walk, or ``None``.
+
+    Walked without recursion: containers nested deeper than ``limit``, or
+    more than ``max_values`` values met on the way (YAML aliases repeat the
+    same object, so a small file can expand to a huge tree). Shared by
+    signature parsing and the model folder's readers.
+    """
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    seen = 0
     while stack:
         value, depth = stack.pop()
-        children = value.values() if isinstance(value, dict) else value
-        if not isinstance(value, (dict, list)):
+        seen += 1
+        if max_values is not None and seen > max_values:
+            return f"expands to more than {max_values:,} values (YAML aliases?)"
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, (list, tuple)):
+            children = value
+        else:
             continue
-        if depth >= _MAX_DEPTH:
-            raise SignatureError(f"{where}: nests deeper than {_MAX_DEPTH} levels")
+        if depth >= limit:
+            return f"nests deeper than {limit} levels"
         stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 _SIGNATURE_NAMES = frozenset({"ModelSignature", "ParamSchema", "ParamSpec"})
