@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from flavorkit import AnyType, Array, ColSpec, Map, Object, Property, Schema, TensorSpec
-from flavorkit._enforce import enforce_schema
+from flavorkit.enforce import enforce_schema
 from flavorkit.exceptions import SchemaEnforcementError, SchemaWarning
 from flavorkit.testing.strategies import data_for_schema, mutations, schemas
 from hypothesis import HealthCheck, given, settings
@@ -70,10 +70,55 @@ def test_enforce_dict_of_lists_is_columns() -> None:
     assert out["a"].tolist() == [1.5, 2.5]
 
 
-def test_enforce_dict_of_lists_of_strings_is_columns_for_scalar_schema() -> None:
-    # MLflow makes one row holding the list, which then reaches a `string` column
-    out = enforce_schema({"q": ["a", "b"]}, _one("string", "q"))
-    assert out["q"].tolist() == ["a", "b"]
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"prompt": "hi", "stop": ["a", "b"]}, "stop"),
+        ({"prompt": ["a", "b"], "stop": ["c", "d"]}, "prompt"),
+        ({"prompt": "hi", "stop": []}, "stop"),
+    ],
+)
+def test_enforce_dict_with_a_list_for_a_scalar_column_is_refused(data: dict, field: str) -> None:
+    # MLflow makes one row holding the list (the model gets one list, not two rows); flavorkit
+    # used to make one row per item: neither result, a refusal naming the column
+    schema = Schema([ColSpec("string", "prompt"), ColSpec("string", "stop")])
+    err = _rejects(data, schema, rf"column '{field}': the dict holds a list for a scalar string")
+    assert (err.field, err.expected, err.actual) == (field, "string", "list")
+    assert "pd.DataFrame(data)" in str(err)
+    assert "array<string>" in str(err)
+
+
+def test_enforce_dict_with_a_list_for_an_undeclared_key_is_one_row() -> None:
+    # as in MLflow: scalars and lists of strings make one row; the extra key is dropped
+    with pytest.warns(SchemaWarning, match="stop"):
+        out = enforce_schema({"prompt": "hi", "stop": ["a", "b"]}, _one("string", "prompt"))
+    assert out.to_dict("records") == [{"prompt": "hi"}]
+
+
+def test_enforce_dict_of_lists_of_strings_is_one_row_for_array_columns() -> None:
+    schema = Schema([ColSpec("string", "prompt"), ColSpec(Array("string"), "stop")])
+    out = enforce_schema({"prompt": "hi", "stop": ["a", "b"]}, schema)
+    assert out.to_dict("records") == [{"prompt": "hi", "stop": ["a", "b"]}]
+
+
+def test_enforce_dict_of_0d_arrays_is_one_row() -> None:
+    # pandas refuses a dict of 0-d arrays ("If using all scalar values, you must pass an
+    # index"); MLflow builds one row from 0-d string arrays, and so does flavorkit for any
+    schema = Schema([ColSpec("string", "p"), ColSpec("double", "x"), ColSpec("long", "n")])
+    data = {"p": np.array("hi"), "x": np.array(1.5), "n": np.array(3)}
+    out = enforce_schema(data, schema)
+    assert out.to_dict("records") == [{"p": "hi", "x": 1.5, "n": 3}]
+    assert out["x"].dtype == np.dtype("float64")
+    assert out["n"].dtype == np.dtype("int64")
+    with pytest.warns(SchemaWarning, match="x"):
+        mixed = enforce_schema({"p": np.array("hi"), "x": 2.5}, _one("string", "p"))
+    assert mixed.to_dict("records") == [{"p": "hi"}]
+
+
+def test_enforce_dict_of_other_scalars_is_one_row() -> None:
+    when = datetime.datetime(2024, 1, 2, 3, 4)
+    out = enforce_schema({"t": when}, _one("datetime", "t"))
+    assert out["t"].tolist() == [pd.Timestamp(when)]
 
 
 def test_enforce_dict_is_one_row_for_array_columns() -> None:
@@ -373,8 +418,11 @@ def test_enforce_checks_complex_item_values_by_value() -> None:
             ColSpec(Array("float"), "f"),
         ]
     )
-    data = pd.DataFrame({"i": [[1, 2]], "d": [[1, 2.5]], "f": [[1.5]]})
+    data = pd.DataFrame({"i": [[1, 2]], "d": [[1.0, 2.5]], "f": [[1.5]]})
     assert enforce_schema(data, schema) is data
+    out = enforce_schema(pd.DataFrame({"i": [[1, 2]], "d": [[1, 2.5]], "f": [[1.5]]}), schema)
+    assert out["d"].iloc[0] == [1.0, 2.5]
+    assert type(out["d"].iloc[0][0]) is float
     _rejects(pd.DataFrame({"i": [[2**40]], "d": [[1.0]], "f": [[1.5]]}), schema, r"row 0\[0\]")
     _rejects(pd.DataFrame({"i": [[1]], "d": [[1.0]], "f": [[0.1]]}), schema, "expected float")
 
@@ -466,10 +514,115 @@ def test_enforce_any_accepts_everything() -> None:
     assert enforce_schema(df, _one(AnyType(), "x", required=False)) is df
 
 
-def test_enforce_returns_complex_values_unconverted() -> None:
-    cell = [1, 2]
+def test_enforce_returns_complex_values_of_the_declared_type_as_given() -> None:
+    cell = [1.0, 2.5]
     out = enforce_schema({"a": cell}, _one(Array("double"), "a"))
     assert out["a"].iloc[0] is cell
+
+
+@pytest.mark.parametrize(
+    ("declared", "cell", "expected", "item_type"),
+    [
+        (Array("double"), [np.int32(1), np.int32(2)], [1.0, 2.0], float),
+        (Array("double"), [1, np.float32(0.5)], [1.0, 0.5], float),
+        (Array("long"), [np.int32(1), np.uint8(2)], [1, 2], int),
+        (Array("float"), [np.float64(1.5), 2], [1.5, 2.0], float),
+        (Array("boolean"), [np.bool_(True)], [True], np.bool_),
+        (Array(Array("double")), [[np.int16(1)], [2]], [[1.0], [2.0]], list),
+        (Map("double"), {"k": np.int32(1)}, {"k": 1.0}, float),
+        (Map("long"), {"k": np.int8(1)}, {"k": 1}, int),
+        (Map(Array("double")), {"k": [np.int32(1)]}, {"k": [1.0]}, list),
+        (Object([Property("k", "double")]), {"k": np.int32(1)}, {"k": 1.0}, float),
+    ],
+)
+def test_enforce_converts_complex_items_to_the_declared_type(
+    declared: Any, cell: Any, expected: Any, item_type: type
+) -> None:
+    # MLflow converts each item to the declared type; flavorkit used to pass np.int32 items on
+    original = repr(cell)
+    out = enforce_schema(pd.DataFrame({"a": [cell]}), _one(declared, "a")).iloc[0, 0]
+    assert out == expected
+    first = out[0] if isinstance(out, list) else next(iter(out.values()))
+    assert type(first) is item_type
+    assert repr(cell) == original  # the caller's cell is not mutated
+
+
+@pytest.mark.parametrize(
+    ("cell", "dtype"),
+    [
+        (np.array([1, 2], dtype=np.int32), "float64"),
+        (np.array([1.5], dtype=np.float32), "float64"),
+        (np.array([1, 2.5], dtype=object), "float64"),
+    ],
+)
+def test_enforce_converts_array_cells_to_the_declared_dtype(cell: Any, dtype: str) -> None:
+    out = enforce_schema(pd.DataFrame({"a": [cell]}), _one(Array("double"), "a")).iloc[0, 0]
+    assert isinstance(out, np.ndarray)
+    assert out.dtype == np.dtype(dtype)
+    assert out.tolist() == [float(v) for v in cell]
+
+
+def test_enforce_converts_datetime_items_as_mlflow_does() -> None:
+    # a datetime64 value of a map becomes a Timestamp, an array cell datetime64[ns]
+    when = np.datetime64("2024-01-02T03:04")
+    out = enforce_schema(pd.DataFrame({"m": [{"k": when}]}), _one(Map("datetime"), "m"))
+    assert out["m"].iloc[0] == {"k": pd.Timestamp(when)}
+    assert type(out["m"].iloc[0]["k"]) is pd.Timestamp
+    cells = [np.array([when], dtype="datetime64[s]"), np.array([when.item()], dtype=object)]
+    out = enforce_schema(pd.DataFrame({"a": cells}), _one(Array("datetime"), "a"))
+    for cell in out["a"]:
+        assert cell.dtype == np.dtype("datetime64[ns]")
+        assert cell[0] == when
+
+
+@pytest.mark.parametrize(
+    ("declared", "cell", "match"),
+    [
+        # MLflow passes these on as integer nanoseconds
+        (Array("datetime"), [np.datetime64("2024-01-02")], "must come as a datetime64 array"),
+        (Array("datetime"), [datetime.datetime(2024, 1, 2)], "must come as a datetime64 array"),
+        # datetime64[ns] cannot hold the year 3000 (MLflow fails with OutOfBoundsDatetime)
+        (
+            Array("datetime"),
+            np.array(["3000-01-01"], dtype="datetime64[s]"),
+            "do not all convert exactly",
+        ),
+        (Array("double"), [2**53 + 1], r"row 0\[0\]: expected double, got int"),
+        (Array("integer"), np.array([2**40]), "do not all convert exactly"),
+        (Array("long"), np.array([1.0]), "got an array of float64"),
+        (Map("float"), {"k": 0.1}, r"\['k'\]: expected float, got float"),
+    ],
+)
+def test_enforce_refuses_complex_items_that_do_not_convert(
+    declared: Any, cell: Any, match: str
+) -> None:
+    err = _rejects(pd.DataFrame({"a": [cell]}), _one(declared, "a"), match)
+    assert err.field == "a"
+
+
+@pytest.mark.parametrize(
+    ("item_type", "sample"), [("string", "x"), ("boolean", True), ("binary", b"x")]
+)
+def test_enforce_refuses_missing_items_of_arrays_without_a_missing_value(
+    item_type: str, sample: Any
+) -> None:
+    # MLflow turns a None item into False, or the text/bytes of "None" cut to the item length
+    schema = _one(Array(item_type), "a", required=False)
+    err = _rejects(pd.DataFrame({"a": [[sample, None]]}), schema, r"row 0\[1\]: a missing item")
+    assert (err.field, err.actual) == ("a", "None")
+    df = pd.DataFrame({"a": [[sample], None]})
+    assert enforce_schema(df, schema) is df  # a missing cell is fine
+
+
+def test_enforce_missing_items_of_number_arrays() -> None:
+    # as MLflow: a missing float item is NaN; integers keep None (MLflow refuses them)
+    out = enforce_schema(
+        pd.DataFrame({"d": [[1.0, None]], "i": [[1, None]]}),
+        Schema([ColSpec(Array("double"), "d", False), ColSpec(Array("long"), "i", False)]),
+    )
+    assert out["d"].iloc[0][0] == 1.0
+    assert np.isnan(out["d"].iloc[0][1])
+    assert out["i"].iloc[0] == [1, None]
 
 
 # ---------------------------------------------------------------- tensors
@@ -659,3 +812,15 @@ def test_enforce_refuses_empty_objects_missing_required_properties() -> None:
     assert info.value.field == "c1"
     ok = pd.DataFrame({"c1": [{"a": 1}, None], "n": [1, 2]})
     assert enforce_schema(ok, schema)["c1"].tolist() == [{"a": 1}, None]
+
+
+def test_enforce_any_columns_take_dicts_and_lists_as_pandas_builds_them() -> None:
+    # as MLflow: only Array, Map and Object columns make a dict one row (or a list cells);
+    # an `any` column spreads a list over rows, so the model gets the same rows as there
+    named = Schema([ColSpec(AnyType(), "a"), ColSpec("string", "b")])
+    out = enforce_schema({"a": [1, 2], "b": "x"}, named)
+    assert len(out) == 2 and list(out["a"]) == [1, 2] and list(out["b"]) == ["x", "x"]
+    unnamed = Schema([ColSpec(AnyType())])
+    with pytest.warns(SchemaWarning):  # the second column of [[1, 2], [3, 4]] is dropped
+        out = enforce_schema([[1, 2], [3, 4]], unnamed)
+    assert out.iloc[:, 0].tolist() == [1, 3]

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from flavorkit import DataType, Object, ParamSchema, ParamSpec, Property
-from flavorkit._enforce import enforce_params
+from flavorkit.enforce import enforce_params
 from flavorkit.exceptions import SchemaEnforcementError, SchemaWarning, SignatureError
 from flavorkit.testing.strategies import mutations, param_schemas, params_for_schema
 from hypothesis import HealthCheck, given, settings

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import flavorkit
 import numpy as np
+import pandas as pd
 import pytest
 from flavorkit import (
     AnyType,
@@ -22,8 +26,20 @@ from flavorkit import (
     Schema,
     TensorSpec,
 )
-from flavorkit._schema import SparkMLVector
 from flavorkit.exceptions import SignatureError
+from flavorkit.signature import SparkMLVector
+from flavorkit.signature._exact import (
+    INT_BOUNDS,
+    exact_cast,
+    int_fits,
+    is_none,
+    is_null,
+    lossy_mask,
+    not_whole,
+    outside_int,
+    too_large_for_float,
+    value_fits,
+)
 from flavorkit.testing.strategies import schemas
 from hypothesis import HealthCheck, given, settings
 
@@ -318,14 +334,79 @@ def test_signature_to_table_lists_each_part() -> None:
     assert "k     long  3        scalar" in table
 
 
+# ---------------------------------------------------------------- exactness and nulls
+
+
+@pytest.mark.parametrize(
+    ("t", "inside", "outside"),
+    [
+        (DataType.integer, [-(2**31), 2**31 - 1], [-(2**31) - 1, 2**31]),
+        (DataType.long, [-(2**63), 2**63 - 1], [-(2**63) - 1, 2**63]),
+        (DataType.float, [-(2**24), 2**24], [2**24 + 1, -(2**24) - 1]),
+        (DataType.double, [-(2**53), 2**53], [2**53 + 1, -(2**53) - 1]),
+    ],
+)
+def test_exact_int_bounds_are_one_rule_for_values_and_arrays(
+    t: DataType, inside: list[int], outside: list[int]
+) -> None:
+    for n in inside:
+        assert int_fits(n, t)
+        assert value_fits(n, t)
+    for n in outside:
+        assert not int_fits(n, t)
+        assert not value_fits(n, t)
+    if t in INT_BOUNDS:
+        assert outside_int(np.array(inside), t).tolist() == [False, False]
+        lo, hi = float(inside[0]), float(inside[1] + 1)  # the float edges, both exact
+        edges = np.array([lo, np.nextafter(hi, 0), np.nextafter(lo, -np.inf), hi])
+        assert outside_int(edges, t).tolist() == [False, False, True, True]
+    else:
+        big = np.array(inside + outside[:1], dtype=np.int64)
+        assert too_large_for_float(big, t).tolist() == [False, False, True]
+        assert lossy_mask(big, t.to_numpy()).tolist() == [False, False, True]
+
+
+def test_exact_lossy_mask_compares_integers_by_range_not_by_wrap_around() -> None:
+    # uint64 2**63 wraps to int64 -2**63 and back to 2**63: a round trip alone misses it
+    values = np.array([1, 2**63], dtype=np.uint64)
+    assert lossy_mask(values, np.dtype("int64")).tolist() == [False, True]
+    assert exact_cast(values, np.dtype("int64")) is None
+    assert exact_cast(values[:1], np.dtype("int64")).dtype == np.dtype("int64")
+
+
+def test_exact_lossy_mask_of_floats() -> None:
+    values = np.array([1.0, 2.5, np.nan, np.inf, 1e40])
+    assert lossy_mask(values, np.dtype("int64")).tolist() == [False, True, True, True, True]
+    assert lossy_mask(values, np.dtype("float32")).tolist() == [False, False, False, False, True]
+    # decimal text read at float32 precision: only overflow counts
+    tenth = np.array([0.1, 1e40])
+    assert lossy_mask(tenth, np.dtype("float32")).tolist() == [True, True]
+    assert lossy_mask(tenth, np.dtype("float32"), round_floats=True).tolist() == [False, True]
+    assert not_whole(values).tolist() == [False, True, False, False, False]
+
+
+def test_exact_nulls() -> None:
+    for v in (None, pd.NA, pd.NaT):
+        assert is_none(v)
+        assert is_null(v)
+    assert is_null(float("nan"))
+    assert not is_none(float("nan"))  # NaN inside a list is a float like any other
+    for v in (0, "", 0.0, [], np.datetime64("2024-01-01")):
+        assert not is_null(v)
+
+
 # ---------------------------------------------------------------- import weight
 
 
 def test_schema_modules_import_without_numpy_pandas_or_hypothesis() -> None:
+    modules = [
+        f"flavorkit.{pkg}.{path.stem}"
+        for pkg in ("signature", "enforce")
+        for path in sorted((_CORE / pkg).glob("*.py"))
+        if path.stem != "__init__"
+    ]
     code = (
-        "import sys, flavorkit._schema, flavorkit._signature, flavorkit._infer, flavorkit.testing\n"
-        "import flavorkit._enforce, flavorkit._enforce_columns, flavorkit._enforce_tensors\n"
-        "import flavorkit._enforce_params, flavorkit._enforce_values\n"
+        f"import sys, flavorkit.testing, {', '.join(modules)}\n"
         "heavy = [m for m in ('numpy', 'pandas', 'hypothesis') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
@@ -335,23 +416,57 @@ def test_schema_modules_import_without_numpy_pandas_or_hypothesis() -> None:
 
 # ---------------------------------------------------------------- module layout
 
-
-def test_schema_reexports_the_signature_classes() -> None:
-    import flavorkit._schema as schema_module
-    import flavorkit._signature as signature_module
-
-    for name in ("ModelSignature", "ParamSchema", "ParamSpec"):
-        assert getattr(schema_module, name) is getattr(signature_module, name)
-    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
-        schema_module.Nope  # noqa: B018 (the attribute access is the test)
+_CORE = Path(flavorkit.__file__).parent
 
 
-@pytest.mark.parametrize("first", ["flavorkit._signature", "flavorkit._schema"])
+def _flavorkit_imports(path: Path) -> set[str]:
+    """The flavorkit modules ``path`` imports anywhere, function-level imports included."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("flavorkit"))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "flavorkit":
+                found.update(f"flavorkit.{a.name}" for a in node.names)
+            elif node.module.startswith("flavorkit."):
+                found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "allowed"),
+    [
+        ("signature", ("flavorkit.exceptions", "flavorkit.signature")),
+        ("enforce", ("flavorkit.exceptions", "flavorkit.signature", "flavorkit.enforce")),
+    ],
+)
+def test_schema_layer_imports_only_the_layers_below(package: str, allowed: tuple[str, ...]) -> None:
+    paths = sorted((_CORE / package).glob("*.py"))
+    assert paths
+    for path in paths:
+        outside = {
+            m
+            for m in _flavorkit_imports(path)
+            if not any(m == a or m.startswith(a + ".") for a in allowed)
+        }
+        assert not outside, f"{package}/{path.name} imports {sorted(outside)}"
+
+
+def test_schema_enforce_rules_do_not_import_their_entry_point() -> None:
+    for name in ("_columns", "_tensors", "_params", "_values", "_plan"):
+        imports = _flavorkit_imports(_CORE / "enforce" / f"{name}.py")
+        assert not imports & {"flavorkit.enforce", "flavorkit.enforce._schema"}, name
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["flavorkit.signature._params", "flavorkit.signature._signature", "flavorkit.enforce._columns"],
+)
 def test_schema_signature_modules_import_in_either_order(first: str) -> None:
     code = (
         f"import {first}\n"
-        "from flavorkit._schema import ModelSignature, ParamSchema, ParamSpec\n"
-        "from flavorkit._enforce import enforce_params, enforce_schema\n"
+        "from flavorkit.signature import ModelSignature, ParamSchema, ParamSpec\n"
+        "from flavorkit.enforce import enforce_params, enforce_schema\n"
         "print(ModelSignature(params=ParamSchema([ParamSpec('k', 'long', 1)])).to_dict())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

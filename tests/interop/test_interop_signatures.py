@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from flavorkit import ParamSchema, Schema
-from flavorkit._enforce import enforce_params, enforce_schema
+from flavorkit.enforce import enforce_params, enforce_schema
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from interop_cases import describe, summarize_params, verdict

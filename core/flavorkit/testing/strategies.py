@@ -43,7 +43,7 @@ from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from flavorkit._schema import (
+from flavorkit.signature import (
     AnyType,
     Array,
     ColSpec,
@@ -102,6 +102,8 @@ _NAMES = st.text(min_size=1, max_size=8)
 # column labels: mostly strings, sometimes integers (DataFrames with a RangeIndex header)
 _LABELS = st.one_of(_NAMES, _NAMES, st.integers(0, 50))
 _DATETIMES = st.datetimes(datetime.datetime(1800, 1, 1), datetime.datetime(2200, 1, 1))
+# the dates datetime64[ns] holds: the items of an array<datetime> cell come as such an array
+_NS_DATETIMES = st.datetimes(datetime.datetime(1678, 1, 1), datetime.datetime(2261, 12, 31))
 
 
 class Mutation(tuple):  # type: ignore[type-arg]
@@ -310,6 +312,11 @@ def _value(t: Any, *, nan: bool = True) -> st.SearchStrategy[Any]:
     if isinstance(t, AnyType):
         return st.one_of(st.none(), st.integers(-5, 5), st.text(max_size=3))
     if isinstance(t, Array):
+        if t.dtype is DataType.datetime:
+            # a list of datetimes is refused (converting it would give integers)
+            return st.lists(_NS_DATETIMES, max_size=3).map(
+                lambda v: np.array(v, dtype="datetime64[ns]")
+            )
         return st.lists(_value(t.dtype, nan=nan), max_size=3)
     if isinstance(t, Map):
         return st.dictionaries(st.text(max_size=4), _value(t.value_type, nan=nan), max_size=3)

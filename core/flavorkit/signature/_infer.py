@@ -18,24 +18,22 @@ import datetime
 import sys
 from typing import TYPE_CHECKING, Any
 
-from flavorkit._schema import (
+from flavorkit.exceptions import SignatureError
+from flavorkit.signature._exact import is_none, is_null
+from flavorkit.signature._params import ParamSchema, ParamSpec
+from flavorkit.signature._schema import ColSpec, Schema, TensorSpec
+from flavorkit.signature._signature import ModelSignature
+from flavorkit.signature._types import (
     AnyType,
     Array,
-    ColSpec,
     ColSpecType,
     DataType,
     Map,
-    ModelSignature,
     Object,
-    ParamSchema,
-    ParamSpec,
     Property,
-    Schema,
-    TensorSpec,
     duplicated,
     type_label,
 )
-from flavorkit.exceptions import SignatureError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -120,7 +118,7 @@ def infer_schema(data: Any) -> Schema:
         if all(isinstance(x, dict) for x in data):
             return _records_schema(data)
         element = _merge_values(data, "list element", top=True)
-        if any(_is_null(x) or _has_none_item(x) for x in data) and not isinstance(
+        if any(is_null(x) or _has_none_item(x) for x in data) and not isinstance(
             element, (DataType, AnyType)
         ):
             raise SignatureError(
@@ -315,7 +313,7 @@ def _dict_schema(data: dict[Any, Any]) -> Schema:
     return Schema(
         [
             ColSpec(
-                _value_type(v, f"key {k!r}"), k, required=not _is_null(v) and not _has_none_item(v)
+                _value_type(v, f"key {k!r}"), k, required=not is_null(v) and not _has_none_item(v)
             )
             for k, v in data.items()
         ]
@@ -333,26 +331,12 @@ def _records_schema(records: list[dict[Any, Any]]) -> Schema:
     for key in keys:
         values = [rec.get(key) for rec in records]
         required = all(
-            key in rec and not _is_null(rec[key]) and not _has_none_item(rec[key])
-            for rec in records
+            key in rec and not is_null(rec[key]) and not _has_none_item(rec[key]) for rec in records
         )
         specs.append(
             ColSpec(_merge_values(values, f"key {key!r}", top=True), key, required=required)
         )
     return Schema(specs)
-
-
-def _is_none(v: Any) -> bool:
-    """None, pandas NA or NaT: a missing value anywhere (NaN inside a list is a float)."""
-    if v is None:
-        return True
-    pd = sys.modules.get("pandas")
-    return pd is not None and (v is pd.NA or v is pd.NaT)
-
-
-def _is_null(v: Any) -> bool:
-    """A missing cell of a column: also NaN, which pandas uses for missing objects."""
-    return _is_none(v) or (isinstance(v, float) and v != v)
 
 
 def _has_none_item(v: Any) -> bool:
@@ -361,7 +345,7 @@ def _has_none_item(v: Any) -> bool:
     Enforcement lets items be missing only in optional columns (as MLflow does).
     """
     if isinstance(v, list) or (type(v).__name__ == "ndarray" and v.dtype.kind == "O"):
-        return any(_is_none(x) or _has_none_item(x) for x in v)
+        return any(is_none(x) or _has_none_item(x) for x in v)
     return False
 
 
@@ -372,7 +356,7 @@ def _merge_values(
 
     ``top`` is for the cells of a column, where NaN means missing too.
     """
-    skip = _is_null if top else _is_none
+    skip = is_null if top else is_none
     result: ColSpecType | None = None
     for v in values:
         if not skip(v):
@@ -385,7 +369,7 @@ def _value_type(v: Any, where: str) -> ColSpecType:
     """Type of one Python/numpy value (JSON-like data, object columns, params)."""
     import numpy as np
 
-    if _is_none(v):
+    if is_none(v):
         return AnyType()
     if isinstance(v, (bool, np.bool_)):
         return DataType.boolean
@@ -420,7 +404,7 @@ def _value_type(v: Any, where: str) -> ColSpecType:
                 Property(
                     key,
                     _value_type(item, f"{where}.{key}"),
-                    required=not _is_none(item) and not _has_none_item(item),
+                    required=not is_none(item) and not _has_none_item(item),
                 )
             )
         return Object(props)

@@ -1,13 +1,8 @@
-"""The signature itself: inference params (ParamSpec, ParamSchema) and ModelSignature.
+"""Inference params: ParamSpec (one param) and ParamSchema (the list a model accepts).
 
-A ModelSignature bundles the input and output :class:`~flavorkit._schema.Schema`
-with the params schema; it is what the ``signature`` section of MLmodel holds.
-Like the types in :mod:`flavorkit._schema` these mirror MLflow's
-``mlflow.types`` (same class names, same JSON). They are re-exported from
-``flavorkit._schema``, where other modules and plugins import them.
-
-numpy is imported inside the functions that need it, so importing this module
-stays cheap.
+These mirror MLflow's ``mlflow.types`` (same class names, same JSON). A
+default is validated by the same rules as a value passed to predict
+(:func:`flavorkit.signature._values.validate_param`).
 """
 
 from __future__ import annotations
@@ -16,20 +11,19 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from flavorkit._schema import (
+from flavorkit.exceptions import SignatureError
+from flavorkit.signature._schema import _loads, _render
+from flavorkit.signature._types import (
     DataType,
     Object,
-    Schema,
-    _loads,
-    _render,
     _type_from_dict,
     _type_to_dict,
     duplicated,
     type_label,
 )
-from flavorkit.exceptions import SignatureError
+from flavorkit.signature._values import validate_param
 
-__all__ = ["ModelSignature", "ParamSchema", "ParamSpec"]
+__all__ = ["ParamSchema", "ParamSpec"]
 
 
 class ParamSpec:
@@ -63,10 +57,8 @@ class ParamSpec:
             )
         self._dtype: DataType | Object = dtype
         self._shape = None if shape is None else (-1,)
-        from flavorkit._enforce_params import _validate_param
-
         try:
-            self._default = _validate_param(default, dtype, self._shape)
+            self._default = validate_param(default, dtype, self._shape)
         except ValueError as exc:
             raise SignatureError(f"{where}: invalid default: {exc}") from None
 
@@ -191,83 +183,3 @@ class ParamSchema:
 
     def __repr__(self) -> str:
         return repr(self._params)
-
-
-class ModelSignature:
-    """What a model takes and returns: input schema, output schema and params schema.
-
-    At least one part must be set (SignatureError otherwise).
-    """
-
-    def __init__(
-        self,
-        inputs: Schema | None = None,
-        outputs: Schema | None = None,
-        params: ParamSchema | None = None,
-    ) -> None:
-        for part, value, cls in (("inputs", inputs, Schema), ("outputs", outputs, Schema)):
-            if value is not None and not isinstance(value, cls):
-                raise SignatureError(f"ModelSignature: {part} must be a Schema or None")
-        if params is not None and not isinstance(params, ParamSchema):
-            raise SignatureError("ModelSignature: params must be a ParamSchema or None")
-        if inputs is None and outputs is None and params is None:
-            raise SignatureError(
-                "ModelSignature: at least one of inputs, outputs, params is needed"
-            )
-        self.inputs = inputs
-        self.outputs = outputs
-        self.params = params
-
-    def to_dict(self) -> dict[str, str | None]:
-        """Return the ``signature`` section of MLmodel: each part a JSON string or None."""
-        return {
-            "inputs": self.inputs.to_json() if self.inputs is not None else None,
-            "outputs": self.outputs.to_json() if self.outputs is not None else None,
-            # MLflow writes null for an empty params schema
-            "params": self.params.to_json() if self.params else None,
-        }
-
-    @classmethod
-    def from_dict(cls, signature_dict: dict[str, Any]) -> ModelSignature:
-        """Read the ``signature`` section (JSON strings, or already-decoded lists, or null)."""
-        if not isinstance(signature_dict, dict):
-            raise SignatureError("signature: expected a mapping with inputs/outputs/params")
-
-        def part(key: str, reader: Any) -> Any:
-            value = signature_dict.get(key)
-            if value is None or value == "":
-                return None
-            try:
-                return (
-                    reader.from_dict(value) if isinstance(value, list) else reader.from_json(value)
-                )
-            except SignatureError as exc:
-                raise SignatureError(f"signature.{key}: {exc}") from None
-
-        return cls(part("inputs", Schema), part("outputs", Schema), part("params", ParamSchema))
-
-    def to_table(self) -> str:
-        """Render inputs, outputs and params as titled plain-text tables."""
-        parts = []
-        for title, value in (
-            ("inputs", self.inputs),
-            ("outputs", self.outputs),
-            ("params", self.params),
-        ):
-            if value is not None:
-                parts.append(
-                    f"{title}:\n" + "\n".join("  " + ln for ln in value.to_table().splitlines())
-                )
-        return "\n".join(parts)
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ModelSignature)
-            and self.inputs == other.inputs
-            and self.outputs == other.outputs
-            and self.params == other.params
-        )
-
-    def __repr__(self) -> str:
-        parts = (("inputs", self.inputs), ("outputs", self.outputs), ("params", self.params))
-        return "".join(f"{name}:\n  {value!r}\n" for name, value in parts)

@@ -1,6 +1,6 @@
 """Enforcement of tensor-based schemas (TensorSpecs): ndarrays, dicts of them, DataFrames.
 
-Called by :func:`flavorkit._enforce.enforce_schema` for a schema of
+Called by :func:`flavorkit.enforce.enforce_schema` for a schema of
 TensorSpecs. Shapes and dtypes are checked as MLflow does (no casting of
 ndarrays); DataFrame columns are stacked into tensors and cast only when
 exact.
@@ -13,17 +13,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flavorkit._enforce_values import _exact_cast, _warn
-from flavorkit._schema import TensorSpec
+from flavorkit.enforce._values import _warn
 from flavorkit.exceptions import SchemaEnforcementError
+from flavorkit.signature import TensorSpec
+from flavorkit.signature._exact import exact_cast
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from flavorkit._enforce import _Plan
+    from flavorkit.enforce._plan import Plan
 
 
-def _enforce_tensors(data: Any, plan: _Plan) -> Any:
+def enforce_tensors(data: Any, plan: Plan) -> Any:
+    """Check ``data`` against a tensor schema's ``plan``; return the ndarray or dict of them.
+
+    Raises SchemaEnforcementError.
+    """
     import numpy as np
     import pandas as pd
 
@@ -203,7 +208,7 @@ def _column_to_tensor(col: pd.Series, spec: TensorSpec, field: str) -> Any:
             expected=shape,
             actual=type(first).__name__,
         )
-    cast = _exact_cast(stacked, spec.type)
+    cast = exact_cast(stacked, spec.type)
     if cast is None:
         raise SchemaEnforcementError(
             f"tensor {field!r}: expected dtype {spec.type.name}, got {stacked.dtype.name} with "

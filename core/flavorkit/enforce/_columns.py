@@ -1,8 +1,9 @@
 """Enforcement of column-based schemas (ColSpecs): DataFrames and what converts to one.
 
-Called by :func:`flavorkit._enforce.enforce_schema` for a schema of ColSpecs.
+Called by :func:`flavorkit.enforce.enforce_schema` for a schema of ColSpecs.
 Implements FORMAT.md §5.1-§5.3 (input conversion, column matching, scalar
-type rules) with flavorkit's lossless widenings; docs/signatures.md lists
+type rules) with flavorkit's lossless widenings; the cells of complex columns
+(§5.4) go to :mod:`flavorkit.enforce._complex`. docs/signatures.md lists
 where these differ from MLflow.
 
 numpy and pandas are imported inside the functions, so importing this module
@@ -14,23 +15,17 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from flavorkit._enforce_values import (
-    _check_value,
-    _exact_cast,
-    _is_extension,
-    _is_null,
-    _is_object,
-    _warn,
-    names_preview,
-)
-from flavorkit._schema import AnyType, ColSpec, DataType, TensorSpec
+from flavorkit.enforce._complex import conform_cell
+from flavorkit.enforce._values import _is_extension, _is_object, _warn, names_preview
 from flavorkit.exceptions import SchemaEnforcementError
+from flavorkit.signature import AnyType, Array, ColSpec, DataType, Map, Object, TensorSpec
+from flavorkit.signature._exact import exact_cast, is_null
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from flavorkit._enforce import _Plan
+    from flavorkit.enforce._plan import Plan
 
 
 def _label(spec: ColSpec | TensorSpec, i: int) -> str:
@@ -54,7 +49,12 @@ def _column_array(df: pd.DataFrame, i: int) -> Any:
         return df.iloc[:, i].array if _is_extension(df.dtypes.iloc[i]) else df.iloc[:, i].to_numpy()
 
 
-def _enforce_columns(data: Any, plan: _Plan) -> pd.DataFrame:
+def enforce_columns(data: Any, plan: Plan) -> pd.DataFrame:
+    """Check ``data`` against a column schema's ``plan``; return it as a conforming DataFrame.
+
+    The input frame itself comes back when nothing had to change. Raises
+    SchemaEnforcementError.
+    """
     import pandas as pd
 
     df = data if isinstance(data, pd.DataFrame) else _to_frame(data, plan)
@@ -122,26 +122,21 @@ def _assemble(arrays: list[Any], labels: pd.Index, index: pd.Index) -> pd.DataFr
     return pd.DataFrame(dict(zip(labels, columns, strict=True)), index=index, copy=False)
 
 
-def _to_frame(data: Any, plan: _Plan) -> pd.DataFrame:
+def _to_frame(data: Any, plan: Plan) -> pd.DataFrame:
     """Turn the accepted non-DataFrame inputs into a DataFrame (FORMAT.md §5.1)."""
     import numpy as np
     import pandas as pd
 
-    complex_cols = any(not isinstance(s.type, DataType) for s in plan.specs)
+    # Array, Map and Object columns hold a container per cell; `any` columns take what pandas
+    # builds, as in MLflow (a list spreads over rows there)
+    complex_cols = any(isinstance(s.type, (Array, Map, Object)) for s in plan.specs)
     try:
         if isinstance(data, pd.Series):
             return data.to_frame()
         if isinstance(data, (str, bytes)) or np.isscalar(data):
             return pd.DataFrame([data])
         if isinstance(data, dict):
-            if complex_cols or all(v is None or np.isscalar(v) for v in data.values()):
-                return pd.DataFrame([data])
-            return pd.DataFrame(
-                {
-                    k: v.tolist() if isinstance(v, np.ndarray) and v.ndim > 1 else v
-                    for k, v in data.items()
-                }
-            )
+            return _dict_frame(data, plan, complex_cols)
         if isinstance(data, list):
             if len(plan.specs) == 1 and complex_cols and not all(isinstance(x, dict) for x in data):
                 # one complex column: each element is one cell, not one row of cells
@@ -158,6 +153,8 @@ def _to_frame(data: Any, plan: _Plan) -> pd.DataFrame:
                     actual=f"ndarray of shape {data.shape}",
                 )
             return pd.DataFrame(data)
+    except SchemaEnforcementError:
+        raise
     except (ValueError, TypeError) as exc:
         raise SchemaEnforcementError(
             f"could not build a DataFrame from the {type(data).__name__} input: {exc}",
@@ -172,7 +169,60 @@ def _to_frame(data: Any, plan: _Plan) -> pd.DataFrame:
     )
 
 
-def _match_named(df: pd.DataFrame, plan: _Plan) -> list[tuple[Any, int, str]]:
+def _dict_frame(data: dict[Any, Any], plan: Plan, complex_cols: bool) -> pd.DataFrame:
+    """A dict as one row or as columns, as MLflow decides (FORMAT.md §5.1).
+
+    One row when the schema has complex columns, or when every value is a
+    scalar (a 0-d array counts as its scalar) or a list of strings; columns
+    otherwise. A list that would land in one cell of a scalar column is
+    refused: MLflow would hand the whole list to the model as one value.
+    """
+    import numpy as np
+    import pandas as pd
+
+    data = {k: v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v for k, v in data.items()}
+    if not complex_cols and not all(
+        not _column_like(v) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+        for v in data.values()
+    ):
+        # pandas cannot hold a 2-D array in a column: as lists, its rows become cells
+        columns = {
+            k: v.tolist() if isinstance(v, np.ndarray) and v.ndim > 1 else v
+            for k, v in data.items()
+        }
+        return pd.DataFrame(columns)
+    specs = (
+        dict(zip(plan.keys, plan.specs, strict=True))
+        if plan.named
+        else {i: s for i, s in enumerate(plan.specs)}
+    )
+    for i, (key, value) in enumerate(data.items()):
+        spec = specs.get(str(key) if plan.named else i)
+        if isinstance(value, list) and spec is not None and isinstance(spec.type, DataType):
+            field = _label(spec, i)
+            raise SchemaEnforcementError(
+                f"column {field!r}: the dict holds a list for a scalar {spec.type.name} column; "
+                "a dict of scalars and lists of strings is one row, so the whole list would be "
+                "one value. For one row per item pass a DataFrame (pd.DataFrame(data)) or a "
+                f"list of row dicts; for a list in one row declare the column "
+                f"array<{spec.type.name}>",
+                field=field,
+                expected=spec.type.name,
+                actual="list",
+            )
+    return pd.DataFrame([data])
+
+
+def _column_like(v: Any) -> bool:
+    """Whether a dict value holds a column (pandas spreads it over rows), not one cell."""
+    import numpy as np
+    import pandas as pd
+
+    column_types = (list, tuple, range, dict, pd.Series, pd.Index, np.ndarray)
+    return isinstance(v, (*column_types, pd.api.extensions.ExtensionArray))
+
+
+def _match_named(df: pd.DataFrame, plan: Plan) -> list[tuple[Any, int, str]]:
     """Pair each spec with its input column position by name; check missing, drop extra."""
     by_key: dict[str, int] = {}
     for i, label in enumerate(df.columns):
@@ -211,10 +261,20 @@ def _enforce_column(values: Any, spec: ColSpec, field: str) -> Any:
     t = spec.type
     if isinstance(t, DataType):
         return _enforce_scalar_column(values, t, field)
-    if not isinstance(t, AnyType):
-        for row, value in enumerate(values):
-            _check_value(value, t, spec.required, field, f"column {field!r}, row {row}")
-    return values
+    if isinstance(t, AnyType):
+        return values
+    cells = [
+        conform_cell(value, t, spec.required, field, f"column {field!r}, row {row}")
+        for row, value in enumerate(values)
+    ]
+    if all(new is old for new, old in zip(cells, values, strict=True)):
+        return values
+    import numpy as np
+
+    out = np.empty(len(cells), dtype=object)
+    for row, cell in enumerate(cells):
+        out[row] = cell  # one by one: a list must stay one cell, not become a row of them
+    return out
 
 
 def _hint_cast(field: str, dtype: Any) -> str:
@@ -262,7 +322,7 @@ def _enforce_scalar_column(values: Any, t: DataType, field: str) -> Any:
         or (dtype.kind == "b") != (t is DataType.boolean)
     ):
         raise _column_error(field, t, dtype, "", _hint_cast(field, target))
-    cast = _exact_cast(values, target)
+    cast = exact_cast(values, target)
     if cast is None:
         raise _column_error(
             field, t, dtype, _lossy_reason(values, target), _lossy_fix(field, values, target)
@@ -301,7 +361,7 @@ def _enforce_special_column(values: Any, t: DataType, field: str) -> Any:
         for row, v in enumerate(values):
             if isinstance(v, allowed):
                 continue
-            if not _is_null(v):
+            if not is_null(v):
                 raise _column_error(
                     field,
                     t,
@@ -322,11 +382,11 @@ def _enforce_special_column(values: Any, t: DataType, field: str) -> Any:
     if t is DataType.double and any(isinstance(v, decimal.Decimal) for v in values):
         # Spark decimals arrive as objects; MLflow converts them the same way
         return pd.to_numeric(pd.Series(values), errors="raise").to_numpy(dtype="float64")
-    present = [v for v in values if not _is_null(v)]
+    present = [v for v in values if not is_null(v)]
     if len(present) < len(values) and all(_is_int(v) for v in present):
         # Python ints with None: a nullable integer column holds them exactly (floats would not)
         try:
-            ints = pd.array([None if _is_null(v) else int(v) for v in values], dtype="Int64")
+            ints = pd.array([None if is_null(v) else int(v) for v in values], dtype="Int64")
         except (OverflowError, TypeError, ValueError):
             raise _column_error(
                 field, t, "object column holding ints beyond int64", "", "send them as strings"
@@ -390,7 +450,7 @@ def _enforce_nullable_column(values: Any, t: DataType, field: str) -> Any:
         raise _column_error(field, t, dtype, "", _hint_cast(field, target))
     mask = np.asarray(values.isna(), dtype=bool)
     present = values[~mask].to_numpy(dtype=src)
-    cast = _exact_cast(present, target)
+    cast = exact_cast(present, target)
     if cast is None:
         raise _column_error(
             field, t, dtype, _lossy_reason(present, target), _lossy_fix(field, present, target)

@@ -1,97 +1,91 @@
-"""Enforcement of inference params against a ParamSchema.
+"""Value rules: does one value (a complex cell, a param) conform to its declared type?
 
-:func:`enforce_params` is called by ``PyFuncModel.predict`` on every call;
-:func:`_validate_param` also validates ``ParamSpec`` defaults when a spec is
-built.
+:func:`check_value` checks a cell of an Array, Map or Object column item by
+item; :func:`validate_param` checks (and converts to Python builtins) a param
+value or a ``ParamSpec`` default. Enforcement calls both; they live with the
+types so that building a ``ParamSpec`` needs nothing from enforcement.
 
 numpy is imported inside the functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flavorkit._enforce_values import _check_value, _warn
-from flavorkit._schema import DataType, Object, type_label
 from flavorkit.exceptions import SchemaEnforcementError
+from flavorkit.signature._exact import int_fits, is_null, value_fits
+from flavorkit.signature._types import AnyType, Array, DataType, Map, Object, type_label
 
-if TYPE_CHECKING:
-    from flavorkit._signature import ParamSchema
-
-__all__ = ["enforce_params"]
+__all__ = ["check_value", "object_properties", "type_mismatch", "validate_param"]
 
 
-def enforce_params(
-    params: dict[str, Any] | None, param_schema: ParamSchema | None
-) -> dict[str, Any]:
-    """Validate ``params`` against ``param_schema`` and fill in defaults.
+def check_value(v: Any, t: Any, required: bool, field: str, where: str) -> None:
+    """Check one cell of a complex column (recursively); raise SchemaEnforcementError.
 
-    Called by ``PyFuncModel.predict`` after :func:`enforce_schema`. Returns a
-    new dict holding every declared param (missing ones get their default)
-    converted to Python builtins. Unknown params are dropped with a
-    SchemaWarning; with no params schema every param is dropped that way and
-    ``{}`` is returned. Raises SchemaEnforcementError listing every invalid
-    param at once; its ``expected``/``actual`` are dicts keyed by param name.
+    ``field`` names the column (or param) for the error, ``where`` the place of
+    the value inside it (``row 3[0]['k']``). Items are checked, never converted.
     """
-    if param_schema is None:
-        if params:
-            names = sorted(map(str, params)) if isinstance(params, dict) else "params"
-            _warn(f"the model declares no params schema; ignoring {names}")
-        return {}
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise SchemaEnforcementError(
-            f"params must be a dict of name -> value, got {type(params).__name__}",
-            field="params",
-            expected="dict",
-            actual=type(params).__name__,
-        )
-    if any(not isinstance(k, str) for k in params):
-        # nothing is dropped here, so a plain UserWarning rather than a SchemaWarning
-        _warn("param names should be strings; converting them with str()", UserWarning)
-        params = {str(k): v for k, v in params.items()}
-    declared = {p.name for p in param_schema}
-    unknown = sorted(k for k in params if k not in declared)
-    if unknown:
-        _warn(
-            f"ignoring params the signature does not declare: {unknown}; "
-            f"declared: {sorted(declared)}"
-        )
-    out: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    expected: dict[str, str] = {}
-    actual: dict[str, str] = {}
-    for spec in param_schema:
-        if spec.name not in params:
-            # a copy, so a model that mutates a list/dict default cannot change the next call
-            out[spec.name] = copy.deepcopy(spec.default)
-            continue
-        value = params[spec.name]
-        try:
-            out[spec.name] = _validate_param(value, spec.dtype, spec.shape)
-        except ValueError as exc:
-            errors[spec.name] = str(exc)
-            expected[spec.name] = type_label(spec.dtype) + ("" if spec.shape is None else " list")
-            actual[spec.name] = type(value).__name__
-    if errors:
-        detail = "; ".join(f"{name!r}: {msg}" for name, msg in errors.items())
-        raise SchemaEnforcementError(
-            f"Invalid parameters found: {detail}",
-            field=", ".join(errors),
-            expected=expected,
-            actual=actual,
-        )
-    return out
+    import numpy as np
+
+    if isinstance(t, AnyType):
+        return
+    if not required and is_null(v):
+        return
+    ok = True
+    if isinstance(t, DataType):
+        ok = value_fits(v, t)
+    elif isinstance(t, Array):
+        ok = isinstance(v, (list, np.ndarray))
+        if ok:
+            for i, item in enumerate(v):
+                check_value(item, t.dtype, required, field, f"{where}[{i}]")
+    elif isinstance(t, Map):
+        ok = isinstance(v, dict) and all(isinstance(k, str) for k in v)
+        if ok:
+            for k, item in v.items():
+                check_value(item, t.value_type, required, field, f"{where}[{k!r}]")
+    elif isinstance(t, Object):
+        ok = isinstance(v, dict)
+        if ok:
+            props = object_properties(v, t, field, where)
+            for k, item in v.items():
+                check_value(item, props[k].dtype, props[k].required, field, f"{where}[{k!r}]")
+    if not ok:
+        raise type_mismatch(v, t, field, where)
 
 
-def _validate_param(value: Any, dtype: DataType | Object, shape: tuple[int, ...] | None) -> Any:
+def object_properties(v: dict[Any, Any], t: Object, field: str, where: str) -> dict[str, Any]:
+    """The properties of ``t`` by name; raise unless ``v`` has exactly the declared keys."""
+    props = {p.name: p for p in t.properties}
+    missing = sorted(n for n, p in props.items() if p.required and n not in v)
+    extra = sorted(str(k) for k in v if k not in props)
+    if missing or extra:
+        raise SchemaEnforcementError(
+            f"{where}: missing required properties {missing}, "
+            f"properties not in the signature {extra}; send exactly the declared keys",
+            field=field,
+            expected=type_label(t),
+            actual=f"object with keys {sorted(map(str, v))}",
+        )
+    return props
+
+
+def type_mismatch(v: Any, t: Any, field: str, where: str) -> SchemaEnforcementError:
+    """The error for a value ``v`` not of the declared type ``t`` (the value is not shown)."""
+    return SchemaEnforcementError(
+        f"{where}: expected {type_label(t)}, got {type(v).__name__}",
+        field=field,
+        expected=type_label(t),
+        actual=type(v).__name__,
+    )
+
+
+def validate_param(value: Any, dtype: DataType | Object, shape: tuple[int, ...] | None) -> Any:
     """Check one param value; return it as Python builtins. Raise ValueError (no value echoed).
 
-    Also validates ``ParamSpec`` defaults.
+    Called for each param passed to predict and for a ``ParamSpec`` default.
     """
     import numpy as np
 
@@ -117,7 +111,7 @@ def _param_value(value: Any, dtype: DataType | Object) -> Any:
         return None
     if isinstance(dtype, Object):
         try:
-            _check_value(value, dtype, True, "param", "value")
+            check_value(value, dtype, True, "param", "value")
         except SchemaEnforcementError as exc:
             raise ValueError(str(exc)) from None
         return value
@@ -133,13 +127,12 @@ def _param_value(value: Any, dtype: DataType | Object) -> Any:
         pass
     elif dtype in (DataType.integer, DataType.long):
         if isinstance(value, (int, np.integer)):
-            bits = 31 if dtype is DataType.integer else 63
-            if -(2**bits) <= int(value) < 2**bits:
+            if int_fits(int(value), dtype):
                 return int(value)
             raise ValueError(f"expected {dtype.name}, got an integer outside its range")
     elif isinstance(value, (int, np.integer)):
         # float/double params arrive as Python floats (64 bit); ints beyond 2**53 would round
-        if abs(int(value)) <= 2**53:
+        if int_fits(int(value), DataType.double):
             return float(value)
         raise ValueError(f"expected {dtype.name}, got an integer too large to convert exactly")
     elif isinstance(value, (float, np.floating)):
