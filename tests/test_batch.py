@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _serving_models import save_doubler, save_labels, save_linear, server_env
-from flavorkit._batch import predict_file
+from flavorkit.batch import predict_file
 from flavorkit.cli import main
 from flavorkit.exceptions import PayloadError, SchemaEnforcementError
 from hypothesis import HealthCheck, given, settings
@@ -170,10 +170,12 @@ def test_json_split_columns_may_follow_the_rows(linear: Any, tmp_path: Path) -> 
     ("text", "message"),
     [
         ('{"inputs": [1, ', "not valid JSON"),
-        ('{"rows": []}', "unknown top-level key 'rows'"),
-        ('{"inputs": [], "instances": []}', "two format keys"),
+        ('{"rows": []}', "exactly one of the keys"),
+        ('{"rows": []}', "got keys ['rows']"),
+        ('{"inputs": [], "instances": []}', "got ['instances', 'inputs']"),
+        ('{"inputs": [], "extra": 1}', "unknown top-level key(s) ['extra']"),
         ("[1, 2]", "must be a JSON object"),
-        ('{"params": {}}', "must hold one of the keys"),
+        ('{"params": {}}', "must hold exactly one of the keys"),
     ],
 )
 def test_json_input_errors(linear: Any, tmp_path: Path, text: str, message: str) -> None:
@@ -377,12 +379,12 @@ HOSTILE: dict[str, tuple[str, bytes, str]] = {
     "NaN in jsonl": (
         "in.jsonl",
         b'{"a": 1, "b": 1}\n\n{"a": NaN, "b": 1}\n',
-        "line 3 (row 2): NaN is not JSON",
+        "line 3 (row 2): NaN is not valid JSON",
     ),
     "overflow in jsonl": (
         "in.jsonl",
         b'{"a": 1e999, "b": 1}\n',
-        "line 1 (row 1): field 'a': a number is too large for a 64-bit float",
+        "line 1 (row 1): field 'a': the number is too large for a 64-bit float",
     ),
     "bad token in json": (
         "in.json",
@@ -412,7 +414,7 @@ HOSTILE: dict[str, tuple[str, bytes, str]] = {
     "lone surrogate column in jsonl": (
         "in.jsonl",
         b'{"a": 1, "b": 1, "\\udcff": 2}\n',
-        "line 1 (row 1): the field name '\\udcff' holds a lone surrogate escape",
+        "line 1 (row 1): the field name '\\udcff' holds a lone UTF-16 surrogate escape",
     ),
     "lone surrogate column in json": (
         "in.json",
@@ -433,7 +435,7 @@ HOSTILE: dict[str, tuple[str, bytes, str]] = {
     "a long unknown key": (
         "in.json",
         b'{"' + b"k" * 10_000 + b'": 1}',
-        "unknown top-level key '" + "k" * 40 + "...'",
+        "got keys ['" + "k" * 40 + "...']",
     ),
 }
 
@@ -464,3 +466,80 @@ def test_column_names_in_errors_are_capped(
     assert main([*argv, *keep]) == 1
     err = capsys.readouterr().err
     assert err.count("'" + "x" * 40 + "...'") == 10 and err.rstrip().endswith("and 5 more")
+
+
+# -- one decoding path: a file and a request body say the same ---------------------------
+
+SAME: list[Any] = [
+    [1, 2],
+    {"data": []},
+    {"params": {}},
+    {"inputs": [], "instances": []},
+    {"inputs": [], "extra": 1},
+    {"extra": 1, "inputs": []},
+    {"inputs": [], "params": [1]},
+    {"dataframe_split": [1]},
+    {"dataframe_split": {"data": [], "orient": "x"}},
+    {"dataframe_split": {"columns": ["a", "a"], "data": [[1, 2]]}},
+    {"dataframe_split": {"columns": [1.5], "data": [[1]]}},
+    {"dataframe_split": {"columns": ["a", "b"]}},
+    {"dataframe_records": {"a": 1}},
+    {"inputs": {"a": [1.0, 2.0], "b": [1]}},
+    {"inputs": {"a": 1.0, "b": [1, 2]}},
+]
+
+
+@pytest.mark.parametrize("payload", SAME, ids=[json.dumps(p)[:40] for p in SAME])
+def test_a_json_file_is_refused_with_the_servers_message(
+    linear: Any, tmp_path: Path, payload: Any
+) -> None:
+    from flavorkit.io import parse_json
+
+    text = json.dumps(payload)
+    with pytest.raises(PayloadError) as served:
+        parse_json(text, linear.signature.inputs, {"scale", "hold"})
+    source = tmp_path / "in.json"
+    source.write_text(text)
+    with pytest.raises(PayloadError) as batch:
+        predict_file(linear, str(source), str(tmp_path / "out.json"))
+    assert str(batch.value) == str(served.value)
+
+
+def test_a_json_file_holding_a_dict_of_single_values_is_one_row(
+    linear: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps({"inputs": {"a": 1.5, "b": 2}, "params": {"scale": 2.0}}))
+    result = predict_file(linear, str(source), str(tmp_path / "out.json"))
+    assert result.rows_in == 1 and read_output(tmp_path / "out.json", "json") == [10.0]
+
+
+class Chat(flavorkit.PythonModel):
+    """A chat-style model: the payload (a one-row frame after enforcement) in, one answer out."""
+
+    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        text = model_input["messages"].iloc[0][-1]["content"]
+        return {"answer": text.upper() * int((params or {}).get("times", 1))}
+
+
+def test_a_chat_style_json_file_is_predicted_whole_as_the_server_does(tmp_path: Path) -> None:
+    from flavorkit import ColSpec, ModelSignature, ParamSchema, ParamSpec, Schema
+    from flavorkit.signature import AnyType
+
+    path = tmp_path / "chat"
+    signature = ModelSignature(
+        inputs=Schema([ColSpec(AnyType(), "messages")]),
+        params=ParamSchema([ParamSpec("times", "long", 1)]),
+    )
+    flavorkit.save_model(Chat(), path, signature=signature)
+    model = flavorkit.load_model(path)
+    from flavorkit.server._scorer import Scorer
+
+    text = json.dumps({"times": 2, "messages": [{"role": "user", "content": "hi"}]})
+    source = tmp_path / "in.json"
+    source.write_text(text)
+    result = predict_file(model, str(source), str(tmp_path / "out.json"))
+    assert result.rows_in == 1
+    assert read_output(tmp_path / "out.json", "json") == [{"answer": "HIHI"}]
+    scorer = Scorer(model)
+    assert json.loads(scorer.score(scorer.prepare(text.encode(), "json"))) == {"answer": "HIHI"}

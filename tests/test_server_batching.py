@@ -10,8 +10,8 @@ from pathlib import Path
 import flavorkit
 import pytest
 from _serving_models import LINEAR_SIGNATURE, save_linear, save_total
-from flavorkit._payload import Parsed, Rows, parse_json
 from flavorkit.exceptions import SchemaEnforcementError
+from flavorkit.io import Parsed, Rows, parse_json
 from flavorkit.server._batching import MicroBatcher
 from flavorkit.server._scorer import Scorer
 

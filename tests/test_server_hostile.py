@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from _serving_models import Server, free_port, save_linear, server_env, start_server
-from flavorkit._payload import Parsed
 from flavorkit.exceptions import PayloadError
+from flavorkit.io import Parsed
 from flavorkit.server import ServerConfig
 from flavorkit.server._app import create_app
 from flavorkit.server._scorer import Scorer

@@ -6,13 +6,14 @@ import io
 import json
 from typing import Any
 
+import flavorkit
 import numpy as np
 import pandas as pd
 import pytest
 from flavorkit import ColSpec, Schema, TensorSpec
-from flavorkit._convert import typed_frame
-from flavorkit._payload import encode_predictions, parse_json, read_csv
 from flavorkit.exceptions import PayloadError, SchemaEnforcementError
+from flavorkit.io import encode_predictions, parse_json, read_csv
+from flavorkit.io._convert import typed_frame
 from flavorkit.server._scorer import split_predictions
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -200,7 +201,7 @@ def test_read_csv_types_text_by_the_signature() -> None:
             ColSpec("string", "c", required=False),
         ]
     )
-    frame = read_csv(io.StringIO(text), optional_b)
+    frame = read_csv(io.StringIO(text), optional_b).frame
     assert frame["a"].tolist() == [1.5, 2.0]
     assert frame["b"].dtype == "Int64" and frame["b"].isna().tolist() == [False, True]
     # "NA" is text in a string column, only an empty cell is missing
@@ -236,3 +237,63 @@ def test_encode_predictions_forms() -> None:
     }
     assert json.loads(encode_predictions(pd.Series([3], name="s"))) == {"predictions": [{"s": 3}]}
     assert json.loads(encode_predictions({"answer": "x"}, unwrap=True)) == {"answer": "x"}
+
+
+# -- a dict under inputs: one row or columns, as MLflow reads it -------------------------
+
+PROMPT = Schema([ColSpec("string", "prompt"), ColSpec("string", "stop", required=False)])
+
+
+@pytest.mark.parametrize("key", ["inputs", "instances"])
+def test_parse_json_dict_mixing_lists_and_single_values_is_refused_naming_the_column(
+    key: str,
+) -> None:
+    # MLflow's server repeats "hi" on two rows, its Python API makes one row holding the list
+    body = json.dumps({key: {"prompt": "hi", "stop": ["a", "b"]}})
+    with pytest.raises(PayloadError) as info:
+        parse_json(body, PROMPT)
+    message = str(info.value)
+    assert "['stop'] hold a list" in message and "['prompt'] a single value" in message
+    assert info.value.field == "stop"
+
+
+class Echo(flavorkit.PythonModel):
+    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        return model_input["prompt"].to_numpy()
+
+
+def test_predict_refuses_the_same_dict_naming_the_column(tmp_path: Any) -> None:
+    path = tmp_path / "echo"
+    flavorkit.save_model(Echo(), path, signature=flavorkit.ModelSignature(inputs=PROMPT))
+    with pytest.raises(SchemaEnforcementError, match="'stop'"):
+        flavorkit.load_model(path).predict({"prompt": "hi", "stop": ["a", "b"]})
+
+
+def test_parse_json_dict_is_one_row_when_the_signature_has_an_array_column() -> None:
+    from flavorkit import Array
+
+    schema = Schema([ColSpec("long", "a"), ColSpec(Array("string"), "tags", required=False)])
+    frame = frame_of({"inputs": {"a": 1, "tags": ["x", "y"]}}, schema)
+    assert frame.to_dict("records") == [{"a": 1, "tags": ["x", "y"]}]
+    # as in MLflow, even when the Array column is not sent: a list is then one cell of "a"
+    with pytest.raises(SchemaEnforcementError, match="'a'"):
+        frame_of({"inputs": {"a": [1, 2]}}, schema)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"inputs": {"a": 1.5, "b": 2}},
+        {"instances": {"a": 1.5, "b": 2}},
+        {"inputs": {"a": 1.5, "b": 2}, "params": {"scale": 1.0}},
+    ],
+    ids=["inputs", "instances", "with-params"],
+)
+def test_server_dict_of_single_values_predicts_one_row(tmp_path: Any, body: Any) -> None:
+    from _serving_models import save_linear
+    from flavorkit.server._scorer import Scorer
+
+    scorer = Scorer(flavorkit.load_model(save_linear(tmp_path / "linear")))
+    request = scorer.prepare(json.dumps(body).encode(), "json")
+    assert scorer._data(request).to_dict("records") == [{"a": 1.5, "b": 2}]
+    assert json.loads(scorer.score(request)) == {"predictions": [5.0]}

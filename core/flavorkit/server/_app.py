@@ -26,8 +26,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
-from flavorkit._payload import PayloadTooLargeError
 from flavorkit.exceptions import PayloadError, SchemaEnforcementError
+from flavorkit.io import PayloadTooLargeError
 from flavorkit.server._batching import MicroBatcher
 from flavorkit.server._config import ServerConfig
 from flavorkit.server._scorer import CSV, JSON, PARQUET, Scorer
@@ -230,7 +230,7 @@ class ScoringApp:
     def load(self) -> None:
         """Load the model and run the self-test (blocking; raises on failure)."""
         from flavorkit import __version__
-        from flavorkit._api import load_model
+        from flavorkit.api import load_model
         from flavorkit.server._openapi import openapi_document
 
         start = time.perf_counter()

@@ -18,7 +18,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from flavorkit._payload import Parsed
+from flavorkit.io import Parsed
 
 log = logging.getLogger("flavorkit.server")
 

@@ -46,8 +46,8 @@ def read_spec(model_path: Path) -> tuple[str | None, list[str], list[str]]:
     folder, bounded, UTF-8). Raises ``EnvironmentBuildError`` when the folder
     has no ``requirements.txt``, ``ManifestError`` when a file is malformed.
     """
-    from flavorkit._folder import MAX_REQUIREMENT_LINES, load_yaml, model_file, read_text
     from flavorkit.exceptions import ManifestError
+    from flavorkit.folder._paths import MAX_REQUIREMENT_LINES, load_yaml, model_file, read_text
 
     python, build = None, []
     if (model_path / "python_env.yaml").exists():

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from flavorkit._schema import AnyType, Array, ColSpec, DataType, Map, Object, Schema, TensorSpec
+from flavorkit.signature import AnyType, Array, ColSpec, DataType, Map, Object, Schema, TensorSpec
 
 if TYPE_CHECKING:
-    from flavorkit._pyfunc import PyFuncModel
+    from flavorkit.api._pyfunc import PyFuncModel
 
 _SCALARS: dict[DataType, dict[str, Any]] = {
     DataType.boolean: {"type": "boolean"},
@@ -188,7 +188,7 @@ def _params_schema(model: PyFuncModel) -> dict[str, Any] | None:
         if p.shape is not None:
             one = {"type": "array", "items": one}
         if p.default is not None:
-            from flavorkit._example import to_jsonable
+            from flavorkit.io import to_jsonable
 
             one["default"] = to_jsonable(p.default)
         props[p.name] = one
@@ -222,8 +222,8 @@ def _output_schema(model: PyFuncModel) -> dict[str, Any]:
 
 
 def _example(model: PyFuncModel) -> Any:
-    from flavorkit._folder import MAX_JSON_BYTES, load_json, model_file, read_text
     from flavorkit.exceptions import FlavorkitError
+    from flavorkit.folder._paths import MAX_JSON_BYTES, load_json, model_file, read_text
 
     info = model.metadata.saved_input_example_info or {}
     relative = info.get("serving_input_path", "serving_input_example.json")

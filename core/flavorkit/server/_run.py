@@ -33,7 +33,7 @@ def check(config: ServerConfig) -> tuple[bool, str]:
     Returns ``(passed, summary)``; never raises for a model problem. Used by
     ``flavorkit serve --check`` and before starting several workers.
     """
-    from flavorkit._api import load_model
+    from flavorkit.api import load_model
     from flavorkit.server._scorer import Scorer
 
     try:
@@ -92,11 +92,11 @@ def serve(config: ServerConfig, *, env_manager: str = "local") -> int:
 
 
 def _serve_in_env(config: ServerConfig) -> int:
-    from flavorkit._uri import resolve_uri
+    from flavorkit.folder._uri import resolve_uri
     from flavorkit.server._env import ensure_env
 
     path = resolve_uri(config.model_uri)
-    from flavorkit._api import allow_unsafe_from
+    from flavorkit.api._load import allow_unsafe_from
 
     python = ensure_env(Path(path).absolute(), allow_unsafe=allow_unsafe_from(config.allow_unsafe))
     config.model_uri = str(Path(path).absolute())

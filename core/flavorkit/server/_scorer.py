@@ -13,22 +13,35 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from flavorkit import _convert, _payload
-from flavorkit._enforce import enforce_params, enforce_schema
-from flavorkit._enforce_values import names_preview
-from flavorkit._payload import Parsed, PayloadTooLargeError, Rows
-from flavorkit._schema import DataType
+from flavorkit.enforce import enforce_params, enforce_schema
+from flavorkit.enforce._values import names_preview
 from flavorkit.exceptions import FlavorkitError, PayloadError, SchemaEnforcementError
+from flavorkit.io import (
+    OVERFLOW,
+    Limits,
+    Parsed,
+    PayloadTooLargeError,
+    Rows,
+    csv_header,
+    encode_predictions,
+    extent,
+    find_overflow,
+    is_column_schema,
+    model_input,
+    parse_json,
+    read_csv,
+    read_parquet,
+    rows_input,
+)
+from flavorkit.signature import DataType
+from flavorkit.signature._exact import FLOAT_EXACT, INT_BOUNDS
 
 if TYPE_CHECKING:
-    from flavorkit._pyfunc import PyFuncModel
+    from flavorkit.api._pyfunc import PyFuncModel
 
 log = logging.getLogger("flavorkit.server")
 
 JSON, CSV, PARQUET = "json", "csv", "parquet"
-# Parquet is decoded in record batches of this many rows, so a file whose metadata
-# understates its rows is stopped one batch past the limit
-_PARQUET_BATCH_ROWS = 65_536
 
 
 class SelfTestError(FlavorkitError, RuntimeError):
@@ -52,11 +65,16 @@ class Scorer:
         self.params_schema = signature.params if signature is not None else None
         params = self.params_schema
         self.param_names = frozenset(p.name for p in params) if params else frozenset()
-        self.column_schema = self.schema is not None and not self.schema.is_tensor_spec()
+        self.column_schema = is_column_schema(self.schema)
         self.batchable = self.column_schema
         # the most rows and cells (rows x columns) one request may decode to; None: no limit
         self.max_rows = max_rows
         self.max_cells = max_cells
+
+    @property
+    def limits(self) -> Limits:
+        """The row and cell limits a request is decoded under."""
+        return Limits(self.max_rows, self.max_cells)
 
     # -- parsing -------------------------------------------------------------
     def prepare(self, body: bytes, kind: str) -> Parsed:
@@ -78,7 +96,7 @@ class Scorer:
                 # JSON parses 1e400 as infinity; vouched-for rows hold none (the quick check)
                 _refuse_infinity(request.frame if request.rows is not None else request.data)
                 if request.params:
-                    _payload.find_overflow(request.params, "params")
+                    find_overflow(request.params, "params")
         except (PayloadError, SchemaEnforcementError, MemoryError):
             raise
         except RecursionError:
@@ -106,87 +124,40 @@ class Scorer:
         (``PayloadTooLargeError`` over a limit) or ``SchemaEnforcementError``.
         """
         if kind == JSON:
-            request = _payload.parse_json(
-                body, self.schema, self.param_names, size_check=self._check_size
-            )
-            if request.rows is None and not request.unwrap:
-                self._check_size(*_extent(request.data))  # tensors (tables were checked)
-            return request
+            return parse_json(body, self.schema, self.param_names, limits=self.limits)
         if kind == CSV:
             return Parsed(data=self._csv(body))
-        return Parsed(data=self._parquet(body))
-
-    def _check_size(self, rows: int, cells: int) -> None:
-        if self.max_rows is not None and rows > self.max_rows:
-            raise PayloadTooLargeError(
-                f"the request has {rows} rows, more than the server's limit of "
-                f"{self.max_rows} rows per request; send fewer rows per request",
-                field="body",
-                limit="max_request_rows",
-            )
-        if self.max_cells is not None and cells > self.max_cells:
-            raise PayloadTooLargeError(
-                f"the request has {cells} cells (rows x columns), more than the server's "
-                f"limit of {self.max_cells} cells per request; send fewer rows per request",
-                field="body",
-                limit="max_request_cells",
-            )
-
-    def _allowed_rows(self, width: int) -> tuple[int | None, str]:
-        """The most rows a table of ``width`` columns may have, and the limit that sets it."""
-        by_rows = self.max_rows
-        by_cells = self.max_cells // max(width, 1) if self.max_cells is not None else None
-        if by_cells is not None and (by_rows is None or by_cells < by_rows):
-            return by_cells, "max_request_cells"
-        return by_rows, "max_request_rows"
-
-    def _too_many_rows(self, what: str, allowed: int, limit: str, width: int) -> Exception:
-        if limit == "max_request_rows":
-            message = (
-                f"{what} has more than {allowed} rows, the server's limit of rows per "
-                "request; send fewer rows per request"
-            )
-        else:
-            message = (
-                f"{what} has more than {self.max_cells} cells ({width} columns x more than "
-                f"{allowed} rows), the server's limit of cells per request; "
-                "send fewer rows per request"
-            )
-        return PayloadTooLargeError(message, field="body", limit=limit)
+        chunk = read_parquet(body, self.schema, limits=self.limits)
+        if chunk.rows == 0:
+            raise PayloadError("the Parquet body has no rows; send at least one row", field="body")
+        return Parsed(data=chunk.data)
 
     def _csv(self, body: bytes) -> Any:
-        import pandas as pd
-
-        if self.max_cells is not None:
+        limits = self.limits
+        if limits.max_cells is not None:
             end = body.find(b"\n")
             # an upper bound (a quoted name may hold a comma): refuse before pandas builds it
-            if body.count(b",", 0, end if end >= 0 else len(body)) + 1 > self.max_cells:
+            if body.count(b",", 0, end if end >= 0 else len(body)) + 1 > limits.max_cells:
                 raise PayloadTooLargeError(
-                    f"the CSV header row has more than {self.max_cells} columns, more than "
+                    f"the CSV header row has more than {limits.max_cells} columns, more than "
                     "the server's limit of cells per request",
                     field="body",
                     limit="max_request_cells",
                 )
-        try:
-            columns = _csv_header(body)
-            self._check_csv_header(columns)
-            allowed, limit = self._allowed_rows(len(columns))
-            options = {"nrows": allowed + 1} if allowed is not None else {}
-            frame = _payload.read_csv(io.BytesIO(body), self.schema, **options)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise PayloadError(
-                f"the body is not valid CSV with a header row ({type(exc).__name__})", field="body"
-            ) from None
-        if allowed is not None and len(frame) > allowed:
-            raise self._too_many_rows("the CSV body", allowed, limit, len(columns))
-        if len(frame) == 0:
+        columns = csv_header(body)
+        self._check_csv_header(columns)
+        allowed, limit = limits.allowed_rows(len(columns))
+        chunk = read_csv(
+            io.BytesIO(body), self.schema, nrows=None if allowed is None else allowed + 1
+        )
+        if allowed is not None and chunk.rows > allowed:
+            raise limits.too_many_rows("the CSV body", allowed, limit, len(columns))
+        if chunk.rows == 0:
             raise PayloadError(
                 "the CSV body has no rows (only a header row); send at least one row",
                 field="body",
             )
-        if self.schema is not None and not self.column_schema:
-            return _payload.tensor_from_table(frame, self.schema, text=True)
-        return frame
+        return chunk.data
 
     def _check_csv_header(self, columns: list[str]) -> None:
         """Refuse a header that lacks required columns without echoing it: it may be data."""
@@ -215,41 +186,6 @@ class Scorer:
         assert self.schema is not None
         return frozenset(str(s.name) for s in self.schema.inputs)
 
-    def _parquet(self, body: bytes) -> Any:
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise PayloadError(
-                "Parquet bodies need pyarrow: pip install 'flavorkit[parquet]'", field="body"
-            ) from None
-        try:
-            file = pq.ParquetFile(pa.BufferReader(body))
-            meta = file.metadata
-            # the metadata says how much the file decodes to: refuse before decoding any of it
-            self._check_size(meta.num_rows, meta.num_rows * meta.num_columns)
-            width = len(file.schema_arrow)
-            allowed, limit = self._allowed_rows(width)
-            batches = []
-            rows = 0
-            for batch in file.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
-                rows += batch.num_rows
-                if allowed is not None and rows > allowed:  # the metadata understated it
-                    raise self._too_many_rows("the Parquet body", allowed, limit, width)
-                batches.append(batch)
-            frame = pa.Table.from_batches(batches, schema=file.schema_arrow).to_pandas()
-        except (pa.ArrowException, OSError) as exc:
-            raise PayloadError(
-                f"the body is not a valid Parquet file ({type(exc).__name__})", field="body"
-            ) from None
-        if len(frame) == 0:
-            raise PayloadError("the Parquet body has no rows; send at least one row", field="body")
-        if self.schema is None:
-            return frame
-        if self.column_schema:
-            return _convert.binary_frame(frame, self.schema)
-        return _payload.tensor_from_table(frame, self.schema, text=False)
-
     # -- validating ----------------------------------------------------------
     def validate(self, request: Parsed) -> None:
         """Check a parsed request against the signature; raise what predicting it would raise.
@@ -264,7 +200,7 @@ class Scorer:
         if request.rows is not None:
             self._validate_rows(request)
         else:
-            if _extent(request.data)[0] == 0:
+            if extent(request.data)[0] == 0:
                 raise PayloadError("the request has no rows; send at least one row", field="body")
             if self.schema is not None:
                 request.data = enforce_schema(request.data, self.schema)
@@ -305,17 +241,12 @@ class Scorer:
             request.alone = True
         elif verdict is not _OK:
             # typed and enforced in full: raises the error naming the column and row
-            request.frame = enforce_schema(_convert.typed_frame(rows, self.schema), self.schema)
+            request.frame = enforce_schema(rows_input(rows, self.schema), self.schema)
             request.alone = verdict is _ALONE_UNSURE
 
     # -- predicting ----------------------------------------------------------
     def _data(self, request: Parsed) -> Any:
-        if request.frame is not None:
-            return request.frame
-        if request.rows is not None:
-            assert self.schema is not None
-            return _convert.typed_frame(request.rows, self.schema)
-        return request.data
+        return model_input(request, self.schema)
 
     def predict(self, request: Parsed) -> Any:
         """The raw predictions for one request. Raises what the model or enforcement raises."""
@@ -323,7 +254,7 @@ class Scorer:
 
     def score(self, request: Parsed) -> bytes:
         """The response body for one request."""
-        return _payload.encode_predictions(self.predict(request), unwrap=request.unwrap)
+        return encode_predictions(self.predict(request), unwrap=request.unwrap)
 
     def score_batch(self, requests: list[Parsed]) -> list[bytes | BaseException]:
         """Response bodies (or the exception each request raised), in the order given.
@@ -367,7 +298,7 @@ class Scorer:
             parts = split_predictions(result, sizes)
             if parts is None:
                 return None
-            return [_payload.encode_predictions(p) for p in parts]
+            return [encode_predictions(p) for p in parts]
         except Exception:
             # someone in the batch sent bad data (or the model failed): find out who, one by one
             return None
@@ -415,17 +346,6 @@ class Scorer:
         return ""
 
 
-def _csv_header(body: bytes) -> list[str]:
-    """The names in a CSV body's header row, read without decoding any data row."""
-    import pandas as pd
-
-    end = body.find(b"\n")
-    line = body[: end if end >= 0 else len(body)].removeprefix(b"\xef\xbb\xbf").rstrip(b"\r")
-    if line and b'"' not in line:
-        return line.decode("utf-8").split(",")  # the common case, without pandas
-    return [str(c) for c in pd.read_csv(io.BytesIO(body), nrows=0).columns]
-
-
 def _refuse_infinity(data: Any) -> None:
     """Raise for an infinite float in decoded JSON: only a number like ``1e400`` becomes one."""
     if data is None:
@@ -454,39 +374,19 @@ def _refuse_inf_array(arr: Any, name: Any, what: str) -> None:
         label = names_preview([name])[1:-1] if name is not None else "[0]"
         where = f"row {at[0]}" if what == "column" else f"index {list(map(int, at))}"
         raise SchemaEnforcementError(
-            f"{what} {label}: {_payload.OVERFLOW} ({where})",
+            f"{what} {label}: {OVERFLOW} ({where})",
             field=str(name) if name is not None else "[0]",
             expected="a finite number",
             actual="a number too large for a double",
         )
 
 
-def _extent(data: Any) -> tuple[int, int]:
-    """(rows, cells) of a decoded input: a DataFrame, an ndarray, a dict of them, a list."""
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(data, pd.DataFrame):
-        return len(data), data.size
-    if isinstance(data, np.ndarray):
-        return (data.shape[0] if data.ndim else 1), data.size
-    if isinstance(data, dict):
-        extents = [_extent(v) for v in data.values()]
-        if not extents:
-            return 0, 0
-        return min(e[0] for e in extents), sum(e[1] for e in extents)
-    if isinstance(data, list):
-        return len(data), len(data)
-    return 1, 1
-
-
 # -- the quick check of table rows -------------------------------------------------
 
 _OK, _ALONE, _UNSURE, _ALONE_UNSURE = "ok", "alone", "unsure", "alone-unsure"
-_DOUBLE_INTS = 2**53  # the integers a double holds exactly
-_FLOAT_INTS = 2**24
-_FLOAT32_MAX = 3.4028234663852886e38
-_INT_RANGES = {DataType.integer: (-(2**31), 2**31 - 1), DataType.long: (-(2**63), 2**63 - 1)}
+_DOUBLE_INTS = FLOAT_EXACT[DataType.double]  # the integers a double holds exactly
+_FLOAT_INTS = FLOAT_EXACT[DataType.float]
+_FLOAT32_MAX = 3.4028234663852886e38  # larger text overflows a float column to infinity
 
 
 _DOUBLE, _FLOAT, _LONG, _INTEGER, _BOOLEAN, _STRING, _OTHER = range(7)
@@ -578,7 +478,7 @@ def _quick_column(values: Any, kind: int, required: bool) -> str:
                 return _UNSURE
         return _OK
     if kind <= _INTEGER:
-        lo, hi = _INT_RANGES[DataType.long if kind == _LONG else DataType.integer]
+        lo, hi = INT_BOUNDS[DataType.long if kind == _LONG else DataType.integer]
         floats = big = False
         for v in values:
             t = type(v)
@@ -642,7 +542,7 @@ def split_predictions(result: Any, sizes: list[int]) -> list[Any] | None:
 
 def read_serving_example(folder: Any, relative: str) -> bytes:
     """The bytes of the saved serving example, read as the loader reads folder files."""
-    from flavorkit._folder import MAX_JSON_BYTES, model_file, read_bytes
+    from flavorkit.folder import MAX_JSON_BYTES, model_file, read_bytes
 
     key = "saved_input_example_info.serving_input_path"
     return read_bytes(model_file(folder, relative, key=key), limit=MAX_JSON_BYTES, key=key)

@@ -2,59 +2,32 @@
 
 Files are strict JSON: NaN and infinities become ``null``, numpy scalars
 become Python values, bytes become base64 and datetimes ISO strings.
+
+Read back, an example is typed by the signature with the conversion the
+server applies to a payload (:mod:`flavorkit.io._convert`): a value that
+its column or tensor cannot hold exactly is an error naming the column,
+never a changed value.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
-import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flavorkit.exceptions import ManifestError
+from flavorkit.io._convert import typed_array
+from flavorkit.io._json import CHAT_KEYS, to_jsonable
+from flavorkit.io._payload import rows_input, split_rows
 
 if TYPE_CHECKING:
-    from flavorkit._schema import Schema
+    from flavorkit.signature import Schema
 
 EXAMPLE_FILE = "input_example.json"
 SERVING_FILE = "serving_input_example.json"
-_CHAT_KEYS = ("messages", "prompt", "input")
-
-
-def to_jsonable(value: Any) -> Any:
-    """Convert ``value`` to plain JSON data (strict: no NaN)."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (bytes, bytearray)):
-        return base64.encodebytes(bytes(value)).decode("ascii")
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    np = sys.modules.get("numpy")
-    if np is not None:
-        if isinstance(value, np.ndarray):
-            return to_jsonable(value.tolist())
-        if isinstance(value, np.datetime64):
-            return None if np.isnat(value) else str(value)
-        if isinstance(value, np.generic):
-            return to_jsonable(value.item())
-    pd = sys.modules.get("pandas")
-    if pd is not None:
-        if value is pd.NaT or value is pd.NA:
-            return None
-        if isinstance(value, pd.Timestamp):
-            return value.isoformat()
-    raise TypeError(f"cannot write a value of type {type(value).__name__} into an input example")
+# the key of an ndarray example as MLflow 1.x-2.9 wrote it (format: tf-serving)
+_TF_SERVING_KEYS = ("inputs", "instances")
 
 
 def normalize(example: Any) -> tuple[Any, dict[str, Any] | None]:
@@ -105,7 +78,7 @@ def _encode(example: Any) -> tuple[dict[str, Any], Any, Any]:
         data = to_jsonable(example)
         return {"type": "ndarray"}, data, {"inputs": data}
     data = to_jsonable(example)
-    if isinstance(example, dict) and any(k in example for k in _CHAT_KEYS):
+    if isinstance(example, dict) and any(k in example for k in CHAT_KEYS):
         return {"type": "json_object"}, data, data
     return {"type": "json_object"}, data, {"inputs": data}
 
@@ -125,8 +98,13 @@ def write(path: Path, example: Any, params: dict[str, Any] | None) -> dict[str, 
 def read(
     path: Path, info: dict[str, Any], schema: Schema | None
 ) -> tuple[Any, dict[str, Any] | None]:
-    """Read the saved example back as (data, params), typed by ``schema`` where one exists."""
-    from flavorkit._folder import MAX_JSON_BYTES, load_json, model_file, read_text
+    """Read the saved example back as (data, params), typed by ``schema`` where one exists.
+
+    Raises ``ManifestError`` naming the file for an example that is not the
+    type its ``saved_input_example_info`` says, or holds a value that its
+    column or tensor cannot hold exactly (the message names the column).
+    """
+    from flavorkit.folder import MAX_JSON_BYTES, load_json, model_file, read_text
 
     key = "saved_input_example_info.artifact_path"
     file = model_file(path, info.get("artifact_path", EXAMPLE_FILE), key=key)
@@ -138,71 +116,56 @@ def read(
     kind = info.get("type")
     try:
         if kind == "dataframe":
-            return _read_frame(body, info, schema), params
+            return _read_frame(body, schema), params
         if kind == "ndarray":
+            if info.get("format") == "tf-serving":
+                body = _unwrap_tf_serving(body)
             return _read_arrays(body, schema), params
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         if isinstance(exc, ManifestError):
             raise
-        text = str(exc).strip().splitlines()
+        lines = str(exc).strip().splitlines()
+        why = lines[0][:200] if lines else repr(exc)
         raise ManifestError(
-            f"the input example is not a valid {kind}: {text[0][:200] if text else exc!r}",
+            f"the input example is not a valid {kind}: {why}",
             path=file,
             key=key,
         ) from None
     return body, params
 
 
-def _read_frame(body: Any, info: dict[str, Any], schema: Schema | None) -> Any:
-    import pandas as pd
+def _read_frame(body: Any, schema: Schema | None) -> Any:
+    """A ``split``/``values`` orient body as a DataFrame, typed exactly by a column signature.
 
+    Nulls stay allowed in required columns: MLflow writes missing values of
+    an example as they are, and enforcement decides what the model accepts.
+    """
     if not isinstance(body, dict) or "data" not in body:
         raise ManifestError("expected a mapping with 'data'", key="input_example")
-    frame = pd.DataFrame(body["data"], columns=body.get("columns"))
-    if schema is None or schema.is_tensor_spec():
-        return frame
-    return _cast_columns(frame, schema)
+    return rows_input(split_rows(body, key="input_example"), schema, nulls=True)
 
 
-def _cast_columns(frame: Any, schema: Schema) -> Any:
-    """Give each column the dtype its ColSpec declares, keeping nulls in integer columns."""
-    import pandas as pd
-
-    from flavorkit._schema import DataType
-
-    nullable_ints = {DataType.integer: "Int32", DataType.long: "Int64"}
-    names = schema.input_names() if schema.has_input_names() else list(range(len(schema.inputs)))
-    for name, spec in zip(names, schema.inputs, strict=True):
-        column = name if schema.has_input_names() else frame.columns[name]
-        if column not in frame.columns or not isinstance(spec.type, DataType):
-            continue
-        series = frame[column]
-        try:
-            if spec.type in nullable_ints and series.isna().any():
-                frame[column] = series.astype(nullable_ints[spec.type])
-            elif spec.type == DataType.datetime:
-                frame[column] = pd.to_datetime(series)
-            elif spec.type == DataType.binary:
-                frame[column] = [
-                    base64.decodebytes(v.encode("ascii")) if isinstance(v, str) else v
-                    for v in series
-                ]
-            elif spec.type != DataType.string:
-                frame[column] = series.astype(spec.type.to_pandas())
-        except (TypeError, ValueError):
-            continue  # leave it as read; enforcement will name the problem
-    return frame
+def _unwrap_tf_serving(body: Any) -> Any:
+    """An ndarray example of MLflow 1.x-2.9: ``{"inputs": ...}`` or ``{"instances": [...]}``."""
+    if not isinstance(body, dict) or len(body) != 1 or next(iter(body)) not in _TF_SERVING_KEYS:
+        return body
+    ((key, value),) = body.items()
+    if key == "instances" and value and all(isinstance(v, dict) for v in value):
+        names = list(dict.fromkeys(k for v in value for k in v))
+        return {k: [v.get(k) for v in value] for k in names}
+    return value
 
 
 def _read_arrays(body: Any, schema: Schema | None) -> Any:
-    import numpy as np
-
-    if isinstance(body, dict):
-        dtypes = {}
-        if schema is not None and schema.is_tensor_spec() and schema.has_input_names():
-            dtypes = {spec.name: spec.type for spec in schema.inputs}
-        return {k: np.asarray(v, dtype=dtypes.get(k)) for k, v in body.items()}
+    """Nested lists (or a dict of them) as ndarrays, of the declared dtypes where exact."""
+    dtypes: dict[Any, Any] = {}
     dtype = None
-    if schema is not None and schema.is_tensor_spec() and len(schema.inputs) == 1:
-        dtype = schema.inputs[0].type
-    return np.asarray(body, dtype=dtype)
+    if schema is not None and schema.is_tensor_spec():
+        if schema.has_input_names():
+            dtypes = {spec.name: spec.type for spec in schema.inputs}
+        if len(schema.inputs) == 1:
+            dtype = schema.inputs[0].type
+    if isinstance(body, dict):
+        return {k: typed_array(v, dtypes.get(k), str(k)) for k, v in body.items()}
+    name = str(schema.inputs[0].name) if dtypes else "[0]"
+    return typed_array(body, dtype, name)

@@ -1,12 +1,14 @@
 """Lossless conversion of payload values to the signature's types.
 
-Used by ``flavorkit._payload`` for the server and for batch scoring. A JSON
+Used by every reader in :mod:`flavorkit.io`: JSON payloads, CSV and Parquet
+tables (the server and batch scoring) and saved input examples. A JSON
 value, a CSV cell or a Parquet number becomes the type its column declares
 only when no value changes on the way: ``2.0`` fits an ``integer`` column,
 ``2.7`` does not, nor does ``2**31``; an integer joins a ``double`` column only
-up to 2**53. Decimal text for a ``float`` column is read at float32
-precision, as any parser of that column would; only overflow is refused
-there. Binary values travel as base64 text, datetimes as ISO 8601 text.
+up to 2**53 (the bounds are :mod:`flavorkit.signature._exact`'s). Decimal text
+for a ``float`` column is read at float32 precision, as any parser of that
+column would; only overflow is refused there. Binary values travel as base64
+text, datetimes as ISO 8601 text.
 
 Every refusal is a ``SchemaEnforcementError`` naming the column, the
 declared type, what came and the first row that does not fit, without the
@@ -18,25 +20,45 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flavorkit._schema import AnyType, DataType, Schema, type_label
 from flavorkit.exceptions import SchemaEnforcementError
+from flavorkit.signature import AnyType, DataType, Schema, type_label
+from flavorkit.signature._exact import (
+    FLOAT_EXACT,
+    INT_BOUNDS,
+    exact_cast,
+    int_fits,
+    is_null,
+    lossy_mask,
+    not_whole,
+    outside_int,
+    too_large_for_float,
+)
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from flavorkit._payload import Rows
 
-_INT_BOUNDS = {DataType.integer: (-(2**31), 2**31 - 1), DataType.long: (-(2**63), 2**63 - 1)}
-# integers a float type holds exactly: 2**mantissa bits
-_FLOAT_EXACT = {DataType.float: 2**24, DataType.double: 2**53}
+@dataclass
+class Rows:
+    """Row-major values of a table payload, kept raw so concurrent requests can be joined.
+
+    ``columns`` is None for positional rows (matched to an unnamed signature by position).
+    """
+
+    columns: tuple[str, ...] | None
+    rows: list[list[Any]]
 
 
 def typed_array(value: Any, dtype: np.dtype | None, name: str) -> np.ndarray:
     """Nested lists as an ndarray of ``dtype``, converted only when no value changes.
 
+    Numbers convert exactly (decimal text may round to ``float32``); other
+    values convert only where nothing can change (to ``object``, text to a
+    text dtype) and are otherwise left for enforcement to report.
     Raises ``ValueError`` for ragged lists and ``SchemaEnforcementError`` for a lossy conversion.
     """
     import numpy as np
@@ -47,14 +69,14 @@ def typed_array(value: Any, dtype: np.dtype | None, name: str) -> np.ndarray:
         raise ValueError(
             f"tensor {name!r}: the nested lists are ragged (rows of different lengths)"
         ) from None
-    if (
-        dtype is None
-        or arr.dtype == dtype
-        or arr.dtype.kind not in "biuf"
-        or dtype.kind not in "biuf"
-    ):
+    if dtype is None or arr.dtype == dtype:
         return arr
-    return exact(arr, dtype, name, text=True)
+    if arr.dtype.kind in "biuf" and dtype.kind in "biuf":
+        return exact(arr, dtype, name, text=True)
+    if arr.dtype.kind in "biuf" or dtype.kind in "biuf":
+        return arr  # numbers for text or text for numbers: enforcement names the tensor
+    out = exact_cast(arr, dtype)
+    return arr if out is None else out
 
 
 def exact(
@@ -71,21 +93,16 @@ def exact(
     src = arr.dtype
     if (src.kind == "b") != (dtype.kind == "b"):
         raise _mismatch(name, label, "booleans" if src.kind == "b" else "numbers")
-    if np.can_cast(src, dtype, "safe"):
-        return arr.astype(dtype)
-    with np.errstate(all="ignore"):
-        out = arr.astype(dtype)
-        if text and src.kind == "f" and dtype.kind == "f":
-            # decimal text read at the declared precision; only overflow loses the value
-            bad = np.isfinite(out) != np.isfinite(arr)
-            why = f"a number too large for {label}"
-        else:
-            back = out.astype(src)
-            bad = ~((back == arr) | (np.isnan(arr) & np.isnan(back) if src.kind == "f" else False))
-            why = _why(src, dtype, label)
+    if src.kind == "b":
+        return arr
+    # decimal text is read at the declared precision; only overflow loses the value there
+    rounding = text and src.kind == "f" and dtype.kind == "f"
+    bad = lossy_mask(arr, dtype, round_floats=rounding)
     if bad.any():
+        why = f"a number too large for {label}" if rounding else _why(src, dtype, label)
         raise _lossy(name, label, f"{why} (row {_first(bad)})")
-    return out
+    with np.errstate(all="ignore"):
+        return arr.astype(dtype)
 
 
 def _why(src: np.dtype, dtype: np.dtype, label: str) -> str:
@@ -105,13 +122,14 @@ def _first(mask: Any) -> int:
 # ---------------------------------------------------------------- JSON values
 
 
-def typed_frame(rows: Rows, schema: Schema) -> pd.DataFrame:
+def typed_frame(rows: Rows, schema: Schema, *, nulls: bool = False) -> pd.DataFrame:
     """Build the DataFrame of ``rows`` with each column converted to its ColSpec type.
 
     Called once per (micro-)batch. Columns the signature does not name are
     kept as given (enforcement drops them); missing ones are left for
     enforcement to report. Raises ``SchemaEnforcementError`` for a value that
-    its column's type cannot hold exactly.
+    its column's type cannot hold exactly, and (unless ``nulls``, for a saved
+    input example read back as MLflow wrote it) for a null in a required column.
     """
     import pandas as pd
 
@@ -123,7 +141,7 @@ def typed_frame(rows: Rows, schema: Schema) -> pd.DataFrame:
     specs = _spec_for(labels, schema)
     data = {}
     for label, values, spec in zip(labels, cols, specs, strict=True):
-        if spec is not None and _needs_values(spec) and None in values:
+        if not nulls and spec is not None and _needs_values(spec) and None in values:
             raise _null_in_required(_field(label, spec), values.index(None))
         data[label] = (
             json_column(list(values), spec.type, _field(label, spec))
@@ -199,7 +217,7 @@ def json_column(values: list[Any], t: Any, name: str) -> Any:
         return _typed_numbers(arr, mask, t, name, text=True)
     if kind in ("floating", "mixed-integer-float"):
         if kind == "mixed-integer-float" and any(
-            isinstance(v, int) and abs(v) > 2**53 for v in values
+            isinstance(v, int) and not int_fits(v, DataType.double) for v in values
         ):
             raise _lossy(name, t.name, "a mix of numbers and integers too large to hold exactly")
         arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
@@ -214,14 +232,12 @@ def _typed_numbers(
     import numpy as np
     import pandas as pd
 
-    if t not in _INT_BOUNDS and t not in _FLOAT_EXACT:
+    if t not in INT_BOUNDS and t not in FLOAT_EXACT:
         raise _mismatch(name, t.name, "numbers")
-    if arr.dtype.kind == "f" and t in _INT_BOUNDS:
+    if arr.dtype.kind == "f" and t in INT_BOUNDS:
         nan = np.isnan(arr)
-        lo, hi = _INT_BOUNDS[t]
-        with np.errstate(invalid="ignore"):
-            fraction = ~nan & (arr != np.floor(arr))
-            outside = ~nan & ((arr < lo) | (arr > hi))
+        fraction = not_whole(arr)
+        outside = outside_int(arr, t)
         if fraction.any():
             raise _lossy(name, t.name, f"a number that is not whole (row {_first(fraction)})")
         if outside.any():
@@ -235,8 +251,8 @@ def _typed_numbers(
             out[nan] = pd.NA
             return out
         return arr.astype(t.to_numpy())
-    if arr.dtype.kind in "iu" and t in _FLOAT_EXACT:
-        big = np.abs(arr) > _FLOAT_EXACT[t]
+    if arr.dtype.kind in "iu" and t in FLOAT_EXACT:
+        big = too_large_for_float(arr, t)
         if big.any():
             raise _lossy(
                 name,
@@ -245,7 +261,7 @@ def _typed_numbers(
             )
     out = exact(arr, t.to_numpy(), name, text=text, label=t.name)
     if mask is not None and mask.any():
-        if t in _FLOAT_EXACT:
+        if t in FLOAT_EXACT:
             out = out.copy()
             out[mask] = np.nan
             return out
@@ -258,9 +274,9 @@ def _nulls(n: int, t: DataType) -> Any:
     import numpy as np
     import pandas as pd
 
-    if t in _FLOAT_EXACT:
+    if t in FLOAT_EXACT:
         return np.full(n, np.nan, dtype=t.to_numpy())
-    if t in _INT_BOUNDS:
+    if t in INT_BOUNDS:
         return pd.array([None] * n, dtype=f"Int{t.to_numpy().itemsize * 8}")
     if t is DataType.boolean:
         return pd.array([None] * n, dtype="boolean")
@@ -282,7 +298,7 @@ def _base64_column(values: list[Any], kind: str, name: str) -> Any:
     for row, v in enumerate(values):
         try:
             # MLflow writes base64 with line breaks (encodebytes); the rest must be the alphabet
-            out.append(None if _isnull(v) else base64.b64decode("".join(v.split()), validate=True))
+            out.append(None if is_null(v) else base64.b64decode("".join(v.split()), validate=True))
         except (binascii.Error, ValueError):
             raise SchemaEnforcementError(
                 f"column {name!r}: expected binary as base64 text, row {row} is not valid base64",
@@ -349,7 +365,7 @@ def text_column(col: pd.Series, t: Any, name: str) -> Any:
     if not isinstance(t, DataType):
         try:
             return pd.Series(
-                [None if _isnull(v) else json.loads(v) for v in col], index=col.index, dtype=object
+                [None if is_null(v) else json.loads(v) for v in col], index=col.index, dtype=object
             )
         except ValueError:
             raise SchemaEnforcementError(
@@ -396,7 +412,7 @@ def binary_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         if spec is not None and _needs_values(spec):
             _refuse_missing(col, _field(label, spec))
         t = spec.type if spec is not None else None
-        if isinstance(t, DataType) and (t in _INT_BOUNDS or t in _FLOAT_EXACT):
+        if isinstance(t, DataType) and (t in INT_BOUNDS or t in FLOAT_EXACT):
             dtype = col.dtype
             if getattr(dtype, "numpy_dtype", None) is not None and col.isna().any():
                 out[label] = col  # nullable: enforcement keeps NA and checks the rest exactly
@@ -434,10 +450,6 @@ _KIND_LABELS = {
 
 def _kind_label(kind: str) -> str:
     return _KIND_LABELS.get(kind, "a mix of value types" if kind.startswith("mixed") else kind)
-
-
-def _isnull(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v)
 
 
 def _mismatch(name: str, expected: str, actual: str) -> SchemaEnforcementError:

@@ -1,0 +1,300 @@
+"""Tables in: CSV (with a header row) and Parquet, whole or in chunks, as the model's input.
+
+One conversion for every table, :func:`table_input`: for a column
+signature CSV cells are read as text and converted exactly
+(:func:`flavorkit.io._convert.text_frame`: nothing is guessed, nothing is
+lost) and Parquet numbers are narrowed exactly
+(:func:`flavorkit.io._convert.binary_frame`); for a tensor signature the
+columns become the model's ndarray (or dict of ndarrays); without a
+signature pandas infers the types.
+
+The whole readers (:func:`read_csv`, :func:`read_parquet`) serve request
+bodies and check ``Limits`` before decoding what they can count first; the
+chunk readers (:func:`csv_chunks`, :func:`parquet_chunks`) stream files
+larger than memory and name the input's rows in their errors. Malformed
+input is a ``PayloadError`` that never quotes the data.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+from flavorkit.exceptions import FlavorkitError, PayloadError
+from flavorkit.io._chunks import Chunk, after, counts_rows, first_line, located, tell
+from flavorkit.io._convert import binary_frame, exact, text_frame
+from flavorkit.io._payload import Limits, is_column_schema
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from flavorkit.signature import Schema
+
+CSV_TEXT_OPTIONS: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""]}
+# a whole Parquet input is decoded in record batches of this many rows, so one whose
+# metadata understates its rows is stopped one batch past the limit
+_WHOLE_BATCH_ROWS = 65_536
+
+
+def table_input(frame: pd.DataFrame, schema: Schema | None, *, text: bool) -> tuple[Any, Any]:
+    """(the model's data, the typed table) for a table read from CSV (``text``) or Parquet.
+
+    Raises ``SchemaEnforcementError`` naming the column (and the row, 0-based
+    in the table) for a value its column or tensor cannot hold exactly.
+    """
+    if is_column_schema(schema):
+        assert schema is not None
+        frame = text_frame(frame, schema) if text else binary_frame(frame, schema)
+        return frame, frame
+    if schema is None:
+        return frame, frame
+    return tensor_from_table(frame, schema, text=text), frame
+
+
+def tensor_from_table(frame: pd.DataFrame, schema: Schema, *, text: bool) -> Any:
+    """A table (CSV, Parquet) for a tensor signature: the model's ndarray or dict of ndarrays.
+
+    An unnamed tensor takes all columns as its rows; named tensors take the
+    column of their name each. Values convert exactly (``text``: decimal
+    numbers may round to float32, as for JSON). Missing names are left for
+    enforcement to report.
+    """
+    specs = list(schema.inputs)
+    if not schema.has_input_names():
+        spec = specs[0]
+        arr = frame.to_numpy()
+        if len(spec.shape) == 1 and arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        return _typed_table(arr, spec.type, "[0]", text)
+    out = {}
+    for spec in specs:
+        if spec.name in frame.columns:
+            arr = frame[spec.name].to_numpy()
+            if len(spec.shape) == 2 and spec.shape[1] == 1:
+                arr = arr.reshape(-1, 1)
+            out[spec.name] = _typed_table(arr, spec.type, str(spec.name), text)
+    return out
+
+
+def _typed_table(arr: Any, dtype: Any, name: str, text: bool) -> Any:
+    if arr.dtype.kind in "biuf" and dtype.kind in "biuf" and arr.dtype != dtype:
+        return exact(arr, dtype, name, text=text)
+    return arr
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def read_csv(source: IO[Any], schema: Schema | None, *, nrows: int | None = None) -> Chunk:
+    """The whole CSV ``source`` (at most ``nrows`` data rows) as one chunk.
+
+    Raises ``PayloadError`` for an empty input, text that is not UTF-8
+    (naming its line) and malformed CSV, ``SchemaEnforcementError`` for a
+    cell that does not fit its column (naming the 0-based row).
+    """
+    import pandas as pd
+
+    options = CSV_TEXT_OPTIONS if is_column_schema(schema) else {}
+    try:
+        frame = pd.read_csv(source, nrows=nrows, **options)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _csv_error(exc, source, 0) from None
+    data, frame = table_input(frame, schema, text=True)
+    return Chunk(data, len(frame), frame)
+
+
+def csv_header(body: bytes) -> list[str]:
+    """The names in the header row of the CSV ``body``, read without decoding any data row."""
+    import pandas as pd
+
+    end = body.find(b"\n")
+    line = body[: end if end >= 0 else len(body)].removeprefix(codecs.BOM_UTF8).rstrip(b"\r")
+    try:
+        if line and b'"' not in line:
+            return line.decode("utf-8").split(",")  # the common case, without pandas
+        return [str(c) for c in pd.read_csv(io.BytesIO(body), nrows=0).columns]
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _csv_error(exc, io.BytesIO(body), 0) from None
+
+
+def csv_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) -> Iterator[Chunk]:
+    """CSV chunks of ``chunk_rows`` rows; errors name the input's rows (1-based, no header).
+
+    Raises ``PayloadError`` for an empty input, text that is not UTF-8
+    (naming its line) and malformed CSV, ``SchemaEnforcementError`` for a
+    cell that does not fit its column (naming the row).
+    """
+    import pandas as pd
+
+    options = CSV_TEXT_OPTIONS if is_column_schema(schema) else {}
+    positions = counts_rows(schema)
+    start = tell(source)
+    done = 0
+    try:
+        reader = pd.read_csv(source, chunksize=chunk_rows, **options)
+        with reader:
+            for frame in reader:
+                pos = tell(source)
+                rows = len(frame)
+                if rows == 0:
+                    continue
+                try:
+                    data, frame = table_input(frame, schema, text=True)
+                except FlavorkitError as exc:
+                    raise located(exc, done + 1, done + rows, positions=positions) from None
+                yield Chunk(data, rows, frame, advanced=pos - start)
+                start = pos
+                done += rows
+    except FlavorkitError:
+        raise
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _csv_error(exc, source, done) from None
+
+
+def _csv_error(exc: Exception, source: IO[Any], done: int) -> Exception:
+    """The ``PayloadError`` for what reading CSV raised (after ``done`` data rows)."""
+    import pandas as pd
+
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return PayloadError("the input is empty: a CSV file needs a header row", field="input")
+    if isinstance(exc, UnicodeDecodeError):
+        line = _bad_utf8_line(source)
+        where = "the header (line 1)" if line == 1 else f"line {line}" if line else "a line"
+        return PayloadError(
+            f"{where} of the input{after(done) if line is None else ''} is not UTF-8 text; "
+            "save the input as UTF-8",
+            field="header" if line == 1 else f"line {line}" if line else "input",
+        )
+    if isinstance(exc, pd.errors.ParserError):
+        detail = first_line(exc).removeprefix("Error tokenizing data. C error: ")
+        return PayloadError(f"the input is not valid CSV{after(done)} ({detail})", field="input")
+    return exc
+
+
+def _bad_utf8_line(source: IO[Any]) -> int | None:
+    """The line (1-based) of the first byte that is not UTF-8, read again from the start.
+
+    None when ``source`` cannot seek (stdin), is text, or holds no such byte.
+    """
+    try:
+        source.seek(0)
+    except (AttributeError, OSError, ValueError):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    while True:
+        block = source.read(1 << 20)
+        if not isinstance(block, bytes):
+            return None
+        pending = len(decoder.getstate()[0])  # bytes of a character the last block cut
+        try:
+            decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            return line + block.count(b"\n", 0, max(exc.start - pending, 0))
+        if not block:
+            return None
+        line += block.count(b"\n")
+
+
+# ---------------------------------------------------------------- Parquet
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise PayloadError(
+            "Parquet input needs pyarrow: pip install 'flavorkit[parquet]'", field="input"
+        ) from None
+    return pa, pq
+
+
+def _unreadable(pa: Any) -> tuple[type[BaseException], ...]:
+    return (pa.ArrowException, OSError, ValueError, UnicodeDecodeError)
+
+
+def open_parquet(source: Any, **options: Any) -> Any:
+    """A ``pyarrow.parquet.ParquetFile`` on ``source``: a path, bytes or a file.
+
+    Raises ``PayloadError`` for what is not Parquet, ``FileNotFoundError`` for a missing file.
+    """
+    pa, pq = _pyarrow()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = pa.BufferReader(source)
+    try:
+        return pq.ParquetFile(source, **options)
+    except FileNotFoundError:
+        raise
+    except _unreadable(pa) as exc:
+        raise PayloadError(
+            f"the input is not a Parquet file this can read ({first_line(exc)})", field="input"
+        ) from None
+
+
+def read_parquet(source: Any, schema: Schema | None, *, limits: Limits | None = None) -> Chunk:
+    """The whole Parquet ``source`` as one chunk, refused over ``limits`` before it is decoded.
+
+    The metadata's row and cell counts are checked first; the rows decoded
+    are counted too (metadata can understate them). Raises ``PayloadError``
+    (``PayloadTooLargeError`` over a limit) or ``SchemaEnforcementError``.
+    """
+    pa, _ = _pyarrow()
+    limits = limits or Limits()
+    file = open_parquet(source)
+    try:
+        meta = file.metadata
+        limits.check(meta.num_rows, meta.num_rows * meta.num_columns)
+        width = len(file.schema_arrow)
+        allowed, limit = limits.allowed_rows(width)
+        batches = []
+        rows = 0
+        for batch in file.iter_batches(batch_size=_WHOLE_BATCH_ROWS):
+            rows += batch.num_rows
+            if allowed is not None and rows > allowed:
+                raise limits.too_many_rows("the Parquet input", allowed, limit, width)
+            batches.append(batch)
+        frame = pa.Table.from_batches(batches, schema=file.schema_arrow).to_pandas()
+    except FlavorkitError:
+        raise
+    except _unreadable(pa) as exc:
+        raise PayloadError(
+            f"the Parquet data cannot be read ({first_line(exc)})", field="input"
+        ) from None
+    data, frame = table_input(frame, schema, text=False)
+    return Chunk(data, len(frame), frame)
+
+
+def parquet_chunks(path: str, schema: Schema | None, chunk_rows: int) -> Iterator[Chunk]:
+    """Parquet record batches of ``chunk_rows`` rows; errors name the input's rows."""
+    pa, _ = _pyarrow()
+    unreadable = _unreadable(pa)
+    positions = counts_rows(schema)
+    # buffered, not pre-buffered: a row group's column chunks are streamed page by page
+    # instead of loaded whole (files often hold one row group for every row)
+    file = open_parquet(path, buffer_size=1 << 20, pre_buffer=False)
+    done = 0
+    with file:
+        batches = file.iter_batches(batch_size=chunk_rows)
+        while True:
+            try:
+                batch = next(batches)
+                frame = batch.to_pandas()
+            except StopIteration:
+                return
+            except unreadable as exc:
+                raise PayloadError(
+                    f"the Parquet data{after(done)} cannot be read ({first_line(exc)})",
+                    field="input",
+                ) from None
+            rows = len(frame)
+            if rows == 0:
+                continue
+            try:
+                data, frame = table_input(frame, schema, text=False)
+            except FlavorkitError as exc:
+                raise located(exc, done + 1, done + rows, positions=positions) from None
+            yield Chunk(data, rows, frame, advanced=rows)
+            done += rows
