@@ -373,3 +373,10 @@ def test_foreign_loader_module_needs_opt_in(tmp_path: Path) -> None:
     Model({"python_function": {"loader_module": "some_loader"}, "h2o": {}}).save(tmp_path)
     with pytest.raises(UnsafeFormatError, match="loader_module some_loader"):
         flavorkit.load_model(tmp_path)
+
+
+def test_foreign_loader_module_not_installed_says_what_to_install(tmp_path: Path) -> None:
+    # an MLflow folder (mlflow.pyfunc.loaders.code_model, mlflow.h2o ...) without mlflow here
+    Model({"python_function": {"loader_module": "nosuchmlflow.pyfunc.loaders"}}).save(tmp_path)
+    with pytest.raises(PluginError, match=r"module 'nosuchmlflow' is not installed.*pip install"):
+        flavorkit.load_model(tmp_path, allow_unsafe=True)

@@ -271,6 +271,35 @@ def test_cli_serve_rejects_bad_options(
     assert info.value.code == 2
 
 
+# a process in which uvicorn cannot be imported, as without the serve extra
+_WITHOUT_UVICORN = """
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "uvicorn":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Block())
+from flavorkit.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_cli_serve_without_the_serve_extra_says_what_to_install(model: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_UVICORN, "serve", str(model)],
+        capture_output=True,
+        text=True,
+        env=server_env(),
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "pip install 'flavorkit[serve]'" in done.stderr and "uvicorn" in done.stderr
+
+
 def test_cli_console_script_and_module_entry_points(model: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "flavorkit.server", "--check", str(model)],

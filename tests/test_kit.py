@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from broken_flavors import case, drops_row
-from flavorkit._plugins import Registry
+from flavorkit.api._plugins import Registry
 from flavorkit.testing import (
     FlavorCase,
     FlavorCheckError,

@@ -22,7 +22,7 @@ def tensor() -> tuple[np.ndarray, dict[str, float]]:
 COMMON = dict(
     flavor="python_function",
     model_factory=lambda: AddConstant(2.0),
-    plugin_module="flavorkit._custom",
+    plugin_module="flavorkit.custom._plugin",
     params={"scale": 3.0},
     # the reference format is the default; cloudpickle needs the opt-in
     untrusted_save_options={"serialization_format": "cloudpickle"},

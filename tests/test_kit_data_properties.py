@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from broken_flavors import _toy, case, good
-from flavorkit._plugins import Registry
+from flavorkit.api._plugins import Registry
 from flavorkit.testing import FlavorCheckError, Tags, check_flavor
 from flavorkit.testing._checks_data import _first_change, _output_problem
 from flavorkit.testing._values import flatten

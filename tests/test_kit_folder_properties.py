@@ -23,7 +23,7 @@ import flavorkit.testing as kit
 import numpy as np
 import pytest
 from broken_flavors import _toy, case, good
-from flavorkit._plugins import Registry
+from flavorkit.api._plugins import Registry
 from flavorkit.exceptions import ManifestError
 from flavorkit.testing import FlavorCheckError, _checks_folder, check_flavor
 

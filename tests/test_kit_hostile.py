@@ -25,7 +25,7 @@ import flavorkit
 import flavorkit.testing as kit
 import pytest
 from broken_flavors import case
-from flavorkit._plugins import Registry
+from flavorkit.api._plugins import Registry
 from flavorkit.testing import FlavorCheckError, Tags
 from flavorkit.testing._checks_hostile import CORE_FILES, hostile_mutations
 from flavorkit.testing._hostile import (

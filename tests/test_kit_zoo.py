@@ -14,7 +14,7 @@ import flavorkit.testing as kit
 import numpy as np
 import pytest
 from broken_flavors import AIMED_CHECKS, case
-from flavorkit._plugins import Registry
+from flavorkit.api._plugins import Registry
 from flavorkit.testing import FlavorCheckError, check_flavor
 
 ZOO = Path(__file__).parent / "broken_flavors"

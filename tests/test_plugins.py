@@ -8,8 +8,8 @@ from typing import Any
 
 import flavorkit
 import pytest
-from flavorkit import _plugins
-from flavorkit._plugins import Registry, use_registry
+from flavorkit.api import _plugins
+from flavorkit.api._plugins import Registry, use_registry
 from flavorkit.cli import main as cli_main
 from flavorkit.exceptions import PluginError
 
@@ -206,3 +206,87 @@ def test_registry_persist_without_claimant_is_clear(registry: Registry, tmp_path
         PluginError, match=r"no installed plugin recognises a model of type builtins.int.*alpha"
     ):
         registry.persist(3, tmp_path, None, {}, None, None)
+
+
+def _environment_plugin(name: str, flavor: str, pins: list[str]) -> types.ModuleType:
+    module = make_plugin(name, flavor)
+
+    @flavorkit.hookimpl
+    def flavorkit_detect_environment() -> list[str]:
+        return pins  # answers for any flavor: routing must keep it to its own
+
+    module.flavorkit_detect_environment = flavorkit_detect_environment  # type: ignore[attr-defined]
+    return module
+
+
+def test_environment_detection_reaches_only_the_owner(registry: Registry, tmp_path: Path) -> None:
+    registry.register(_environment_plugin("one", "alpha", ["numpy==1.0"]), name="one")
+    registry.register(_environment_plugin("two", "beta", ["torch==9.9"]), name="two")
+    assert registry.detect_environment("alpha", None, tmp_path, {}) == ["numpy==1.0"]
+    assert registry.detect_environment("beta", None, tmp_path, {}) == ["torch==9.9"]
+
+
+def test_native_hook_unwraps_what_load_returned(registry: Registry) -> None:
+    module = make_plugin("wrapping", "alpha")
+
+    @flavorkit.hookimpl
+    def flavorkit_native(model: Any) -> Any:
+        return ("unwrapped", model)
+
+    module.flavorkit_native = flavorkit_native  # type: ignore[attr-defined]
+    registry.register(module, name="wrapping")
+    registry.register(make_plugin("plain", "beta"), name="plain")
+    assert registry.native("alpha", "m") == ("unwrapped", "m")
+    assert registry.native("beta", "m") == "m"  # no hook: the loaded object itself
+
+
+def test_custom_models_load_natively_as_the_saved_object(tmp_path: Path) -> None:
+    from _models import AddConstant
+
+    flavorkit.save_model(AddConstant(), tmp_path / "m")
+    assert type(flavorkit.load_native(tmp_path / "m")) is AddConstant
+    assert type(flavorkit.load_model(tmp_path / "m").unwrap()) is AddConstant
+
+
+def test_entry_points_are_registered_in_name_order(
+    fake_entry_points: list[FakeEntryPoint], tmp_path: Path
+) -> None:
+    # both claim every model: the claim order must not depend on installation order
+    claims: list[str] = []
+    for name in ("zeta", "alpha"):
+        module = make_plugin(name, f"{name}flavor")
+
+        def persist(model: Any, _name: str = name) -> Any:
+            claims.append(_name)
+            return {"flavor": f"{_name}flavor", "conf": {}, "pyfunc": None}
+
+        module.flavorkit_persist = flavorkit.hookimpl(persist, specname="flavorkit_persist")  # type: ignore[attr-defined]
+        fake_entry_points.append(FakeEntryPoint(name, module))
+    registry = Registry(defaults=False)
+    result = registry.persist(object(), tmp_path, None, {}, None, None)
+    # pluggy asks the plugin registered last first: "zeta", registered after "alpha"
+    assert result["flavor"] == "zetaflavor" and claims == ["zeta"]
+
+
+def test_the_core_records_the_code_folder_in_the_flavor_section(tmp_path: Path) -> None:
+    import yaml
+
+    module = make_plugin("plain", "alpha")
+
+    @flavorkit.hookimpl
+    def flavorkit_persist(path: Path) -> Any:
+        (path / "weights.txt").write_text("1")
+        return {"flavor": "alpha", "conf": {"data": "weights.txt"}, "pyfunc": None}
+
+    module.flavorkit_persist = flavorkit_persist  # type: ignore[attr-defined]
+    registry = Registry(entry_points=False)
+    registry.register(module, name="plain")
+    helper = tmp_path / "helper.py"
+    helper.write_text("VALUE = 1\n")
+    with use_registry(registry):
+        flavorkit.save_model(object(), tmp_path / "bare", flavor="alpha")
+        flavorkit.save_model(object(), tmp_path / "shipped", flavor="alpha", code_paths=[helper])
+    bare = yaml.safe_load((tmp_path / "bare" / "MLmodel").read_text())["flavors"]["alpha"]
+    shipped = yaml.safe_load((tmp_path / "shipped" / "MLmodel").read_text())["flavors"]["alpha"]
+    assert bare == {"data": "weights.txt", "code": None}  # as MLflow writes it
+    assert shipped["code"] == "code" and (tmp_path / "shipped" / "code" / "helper.py").is_file()

@@ -28,7 +28,7 @@ import os, sys, types
 from pathlib import Path
 
 import flavorkit
-from flavorkit._plugins import get_registry
+from flavorkit.api._plugins import get_registry
 
 target, content, pause_at, overwrite = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 

@@ -13,8 +13,9 @@ def lazy_exports(
     """Return the module ``__getattr__`` that imports ``exports[name]`` when ``name`` is first read.
 
     ``exports`` maps public names to the modules defining them. Classes from
-    the package's private modules get ``__module__ = package``, so reprs and
-    tracebacks show the import path users write. The value is cached in
+    the package's private modules (any ``_``-prefixed part of the module
+    path) get ``__module__ = package``, so reprs, tracebacks and pickles use
+    the import path users write, whichever module defines the class. The value is cached in
     ``namespace`` (the package's globals) so later reads cost nothing.
     """
 
@@ -24,9 +25,15 @@ def lazy_exports(
         except KeyError:
             raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
         value = getattr(importlib.import_module(module_name), name)
-        if isinstance(value, type) and value.__module__.startswith(f"{package}._"):
+        if isinstance(value, type) and _private(value.__module__, package):
             value.__module__ = package
         namespace[name] = value
         return value
 
     return __getattr__
+
+
+def _private(module: str, package: str) -> bool:
+    """Whether ``module`` is a private module of ``package`` (``pkg._x``, ``pkg.sub._x``)."""
+    parts = module.split(".")
+    return parts[0] == package and any(p.startswith("_") for p in parts[1:])

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 PYFUNC = "python_function"
@@ -26,7 +25,7 @@ def _table(rows: list[tuple[str, ...]]) -> str:
 
 
 def _cmd_flavors(args: argparse.Namespace) -> int:
-    from flavorkit._plugins import list_flavors
+    from flavorkit.api._plugins import list_flavors
 
     rows = [("FLAVOR", "PLUGIN", "DISTRIBUTION", "VERSION", "STATUS")]
     problems = []
@@ -66,10 +65,10 @@ def _clean(value: Any, limit: int = 200) -> str:
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from flavorkit import environment
-    from flavorkit._folder import MAX_JSON_BYTES, load_json, model_file, read_text
-    from flavorkit._manifest import Model
-    from flavorkit._uri import resolve_uri
     from flavorkit.exceptions import FlavorkitError
+    from flavorkit.folder._manifest import Model
+    from flavorkit.folder._paths import MAX_JSON_BYTES, load_json, model_file, read_text
+    from flavorkit.folder._uri import resolve_uri
 
     try:
         path = resolve_uri(args.model)
@@ -140,13 +139,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from flavorkit._uri import resolve_uri
+    from flavorkit.folder._uri import resolve_uri
 
     try:
         path = resolve_uri(args.model)
     except Exception as exc:
         return _fail(str(exc))
-    problems, notes = validate_model(path)
+    from flavorkit.api._validate import validate_model
+
+    problems, notes = validate_model(path, serving_check=_serving_example_problems)
     for note in notes:
         print(f"note: {note}")
     if problems:
@@ -156,99 +157,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return 1
     print(f"{path}: ok")
     return 0
-
-
-def validate_model(path: Path) -> tuple[list[str], list[str]]:
-    """Check a model folder as ``load_model`` will read it: ``(problems, notes)``.
-
-    Problems: the manifest, the files it names (regular files inside the
-    folder), the signature, the environment files, the input example
-    against the signature, and, when an installed plugin owns the flavor and
-    its format is safe, the model itself: loaded, then predicting on its
-    saved example through the scoring server's path (``serve --check``). Notes:
-    what differs in this environment (missing plugins, other package
-    versions, a format that needs the unsafe opt-in). A folder with no
-    problems loads.
-    """
-    from flavorkit._folder import model_file
-    from flavorkit._manifest import Model
-    from flavorkit.exceptions import FlavorkitError
-
-    try:
-        manifest = Model.load(path)
-    except FlavorkitError as exc:
-        return [str(exc)], []
-    problems: list[str] = []
-    for name, section in manifest.flavors.items():
-        for key, value in _named_paths(name, section):
-            try:
-                model_file(path, value, key=key, kind="any")
-            except FlavorkitError as exc:
-                problems.append(str(exc))
-    try:
-        signature = manifest.signature
-    except FlavorkitError as exc:
-        problems.append(str(exc))
-        signature = None
-    problems += _environment_problems(path, manifest.flavors.get(PYFUNC))
-    problems += _example_problems(path, manifest, signature)
-    notes = _notes(path, manifest) if not problems else []
-    if not problems:
-        problems += _load_problems(path, manifest, notes)
-    return problems, notes
-
-
-def _named_paths(name: str, section: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(key, relative path)`` for each file a flavor section names."""
-    from flavorkit._manifest import PATH_KEYS
-
-    out = [
-        (f"flavors.{name}.{key}", value)
-        for key, value in section.items()
-        if key in PATH_KEYS and isinstance(value, str)
-    ]
-    for key, value in section.items():
-        if isinstance(value, list):  # MLflow's extra_files: [{path: ...}, ...]
-            out += [
-                (f"flavors.{name}.{key}[{i}].path", item["path"])
-                for i, item in enumerate(value)
-                if isinstance(item, dict) and isinstance(item.get("path"), str)
-            ]
-    artifacts = section.get("artifacts")
-    if isinstance(artifacts, dict):
-        out += [
-            (f"flavors.{name}.artifacts.{art}.path", entry["path"])
-            for art, entry in artifacts.items()
-            if isinstance(entry, dict) and isinstance(entry.get("path"), str)
-        ]
-    return out
-
-
-def _load_problems(path: Path, manifest: Any, notes: list[str]) -> list[str]:
-    """Load the model as ``load_model`` would (no opt-in): what fails is a problem.
-
-    A folder without a ``python_function`` flavor is loaded as ``load_native`` loads it.
-    """
-    import warnings
-
-    from flavorkit._api import load_model, load_native
-    from flavorkit.exceptions import FlavorkitError, PluginError, UnsafeFormatError
-
-    pyfunc = PYFUNC in manifest.flavors
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            load = load_model if pyfunc else load_native
-            model = load(path, allow_unsafe=False, suppress_warnings=True)
-    except UnsafeFormatError as exc:
-        notes.append(f"not loaded: {exc}")
-        return []
-    except PluginError as exc:
-        notes.append(f"not loaded: {exc}")
-        return []
-    except FlavorkitError as exc:
-        return [f"the model does not load: {exc}"]
-    return _serving_example_problems(model) if pyfunc else []
 
 
 def _serving_example_problems(model: Any) -> list[str]:
@@ -264,104 +172,13 @@ def _serving_example_problems(model: Any) -> list[str]:
     return []
 
 
-def _environment_problems(path: Path, pyfunc: dict[str, Any] | None) -> list[str]:
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    from flavorkit import environment
-    from flavorkit._folder import load_yaml, model_file, read_text
-    from flavorkit.exceptions import FlavorkitError
-
-    if pyfunc is None:
-        return []
-    problems = []
-    env = pyfunc.get("env")
-    files = list(env.items()) if isinstance(env, dict) else [("", env)] if env else []
-    for sub, name in files:
-        key = f"flavors.{PYFUNC}.env" + (f".{sub}" if sub else "")
-        try:
-            file = model_file(path, name, key=key)
-            load_yaml(read_text(file, key=key), path=file, key=key)
-        except FlavorkitError as exc:
-            problems.append(f"environment: {exc}")
-    if not (path / environment.REQUIREMENTS).exists():
-        problems.append("environment: requirements.txt is missing")
-        return problems
-    try:
-        environment.read_requirements(path)  # the checks load_model makes
-        file = model_file(path, environment.REQUIREMENTS, key=environment.REQUIREMENTS)
-        lines = read_text(file).splitlines()
-    except FlavorkitError as exc:
-        return [*problems, f"environment: {exc}"]
-    for n, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith(("#", "-")):
-            continue
-        try:
-            Requirement(line)
-        except InvalidRequirement:
-            problems.append(f"environment: requirements.txt line {n} is not a valid requirement")
-            if len(problems) > 20:
-                break
-    return problems
-
-
-def _example_problems(path: Path, manifest: Any, signature: Any) -> list[str]:
-    from flavorkit import _example
-    from flavorkit._folder import model_file
-    from flavorkit.exceptions import FlavorkitError
-
-    info = manifest.saved_input_example_info
-    if not info:
-        return []
-    problems = []
-    for key in ("artifact_path", "serving_input_path"):
-        if key in info:
-            try:
-                model_file(path, info[key], key=f"saved_input_example_info.{key}")
-            except FlavorkitError as exc:
-                problems.append(str(exc))
-    if problems or signature is None or signature.inputs is None:
-        return problems
-    import warnings
-
-    from flavorkit._enforce import enforce_params, enforce_schema
-
-    try:
-        data, params = _example.read(path, info, signature.inputs)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            enforce_schema(data, signature.inputs)
-            if params is not None:
-                enforce_params(params, signature.params)
-    except (FlavorkitError, ValueError, TypeError) as exc:
-        problems.append(f"input example does not match the signature: {exc}")
-    return problems
-
-
-def _notes(path: Path, manifest: Any) -> list[str]:
-    from flavorkit import environment
-    from flavorkit._plugins import get_registry
-
-    registry = get_registry()
-    notes = [
-        f"no installed plugin owns flavor {name!r}; install its plugin to load it here"
-        for name in manifest.flavors
-        if name != PYFUNC and not registry.owns(name)
-    ]
-    notes += [
-        f"{name} is {found or 'not installed'} here (the model recorded {recorded})"
-        for name, recorded, found in environment.mismatches(environment.read_requirements(path))
-    ]
-    return notes
-
-
 # -- predict ---------------------------------------------------------------------
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from flavorkit import _batch
-    from flavorkit._api import load_model
-    from flavorkit._enforce_values import names_preview
+    from flavorkit import batch
+    from flavorkit.api import load_model
+    from flavorkit.enforce._values import names_preview
     from flavorkit.exceptions import FlavorkitError
 
     params = None
@@ -375,7 +192,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     show = not args.quiet and sys.stderr.isatty()
     try:
         model = load_model(args.model, allow_unsafe=args.allow_unsafe or None)
-        result = _batch.predict_file(
+        result = batch.predict_file(
             model,
             args.input,
             args.output,
@@ -408,6 +225,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from flavorkit.server import ServerConfig, check, serve
 
+    missing = _missing_modules("uvicorn", "starlette")
+    if missing:
+        return _fail(
+            f"flavorkit serve needs the 'serve' extra ({', '.join(missing)} not installed): "
+            "pip install 'flavorkit[serve]'"
+        )
     config = ServerConfig(
         model_uri=args.model,
         host=args.host,
@@ -427,6 +250,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return serve(config, env_manager=args.env_manager)
     except Exception as exc:  # the environment could not be built; the server never started
         return _fail(f"{type(exc).__name__}: {exc}")
+
+
+def _missing_modules(*names: str) -> list[str]:
+    import importlib.util
+
+    missing = []
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
 
 
 def _positive(kind: type) -> Any:

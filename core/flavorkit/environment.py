@@ -130,8 +130,8 @@ def read_requirements(path: Path) -> list[str]:
     The file must be a regular UTF-8 file inside the folder, of at most
     ``MAX_TEXT_BYTES`` and ``MAX_REQUIREMENT_LINES`` lines; ``ManifestError`` otherwise.
     """
-    from flavorkit._folder import MAX_REQUIREMENT_LINES, model_file, read_text
     from flavorkit.exceptions import ManifestError
+    from flavorkit.folder._paths import MAX_REQUIREMENT_LINES, model_file, read_text
 
     if not (path / REQUIREMENTS).exists() and not (path / REQUIREMENTS).is_symlink():
         return []

@@ -5,24 +5,77 @@ registered under the ``flavorkit`` entry-point group. It may implement any
 subset of the hooks below, and each implementation may accept any subset of
 a hook's arguments (pluggy passes them by name).
 
-Routing: ``flavorkit_load`` and ``flavorkit_predict`` reach only the plugin
-that owns ``flavor`` (the one whose ``flavorkit_flavors`` lists it).
-``flavorkit_persist`` reaches the owner of ``flavor`` when the caller named
-one, otherwise every plugin in turn until one claims the model.
-``flavorkit_detect_environment`` reaches every plugin and collects all answers.
+Routing: ``flavorkit_load``, ``flavorkit_predict``, ``flavorkit_native`` and
+``flavorkit_detect_environment`` reach only the plugin that owns ``flavor``
+(the one whose ``flavorkit_flavors`` lists it), so a hook never has to check
+that the flavor is its own. ``flavorkit_persist`` reaches the owner of
+``flavor`` when the caller named one; otherwise plugins are asked in turn
+until one claims the model (returns a ``Persisted``), in this order: the
+plugin registered last is asked first (pluggy's order), installed plugins
+are registered in the sorted order of their entry-point names, and the
+built-in ``python_function`` plugin is always asked last. A plugin that
+recognises only its own model types never depends on that order.
 
 Hook bodies import their framework; the module that holds them must not.
+Files named in ``MLmodel`` are resolved with ``flavorkit.folder.model_file``
+(and class paths with ``flavorkit.folder.import_object``), never joined by
+hand.
+
+Errors a hook raises: ``flavorkit.exceptions.ManifestError`` for a folder
+that is damaged or hostile, ``UnsafeFormatError`` for a format that needs the
+caller's opt-in, ``SchemaEnforcementError`` (naming the field) for input or a
+param value the model refuses: the server answers it with 400, as it does
+for the core's own enforcement. Anything else is a bug of the model or the
+plugin and is answered with 500.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pluggy
 
+if TYPE_CHECKING:
+    from flavorkit.signature import ModelSignature, ParamSpec
+
 hookspec = pluggy.HookspecMarker("flavorkit")
 hookimpl = pluggy.HookimplMarker("flavorkit")
+
+
+class _Claimed(TypedDict):
+    flavor: str
+
+
+class Persisted(_Claimed, total=False):
+    """What ``flavorkit_persist`` returns once it has written a model.
+
+    ``flavor`` (required) names the ``MLmodel`` section; ``conf`` holds that
+    section's keys (the core adds ``code`` when the caller shipped
+    ``code_paths``); ``pyfunc`` holds the extra ``python_function`` keys
+    (at least ``loader_module``), or ``None`` when the model cannot be
+    loaded behind the predict contract; ``params`` lists the params the
+    flavor's predict understands, merged into the signature.
+    """
+
+    conf: dict[str, Any]
+    pyfunc: dict[str, Any] | None
+    params: list[ParamSpec]
+
+
+class LoadOptions(TypedDict):
+    """The ``options`` a load hook gets.
+
+    ``allow_unsafe`` is the caller's opt-in to formats that run code when
+    loaded; ``model_config`` the ``python_function.config`` of the folder
+    updated with the caller's ``model_config``. Any other key is an extra
+    keyword argument the caller gave ``load_model``/``load_native`` (e.g.
+    ``trusted_types`` for scikit-learn's skops format); a plugin reads the
+    ones it knows.
+    """
+
+    allow_unsafe: bool
+    model_config: dict[str, Any]
 
 
 @hookspec
@@ -41,8 +94,8 @@ def flavorkit_persist(  # type: ignore[empty-body]
     flavor: str | None,
     options: dict[str, Any],
     input_example: Any,
-    signature: Any,
-) -> dict[str, Any] | None:
+    signature: ModelSignature | None,
+) -> Persisted | None:
     """Write ``model``'s artifacts under the (empty, temporary) folder ``path``.
 
     Called by ``save_model``. ``flavor`` is the flavor the caller asked for, or
@@ -52,16 +105,12 @@ def flavorkit_persist(  # type: ignore[empty-body]
     are reported as unknown). ``input_example`` and ``signature`` are the
     caller's, possibly ``None``.
 
-    Return a dict::
+    Return a ``Persisted`` dict, for example::
 
         {
-            "flavor": "sklearn",              # the MLmodel section name
-            "conf": {...},                    # that section's keys
-            "pyfunc": {"loader_module": ..., ...} | None,
-                                              # extra python_function keys,
-                                              # None when the model cannot predict
-            "params": [ParamSpec, ...],       # optional: params the flavor's
-                                              # predict understands
+            "flavor": "sklearn",
+            "conf": {"pickled_model": "model.skops", "serialization_format": "skops"},
+            "pyfunc": {"loader_module": "flavorkit_sklearn", "model_path": "model.skops"},
         }
 
     Raise to abort the save; the temporary folder is removed.
@@ -73,17 +122,18 @@ def flavorkit_load(  # type: ignore[empty-body]
     flavor: str,
     path: Path,
     conf: dict[str, Any],
-    options: dict[str, Any],
+    options: LoadOptions,
     pyfunc_conf: dict[str, Any],
 ) -> Any:
-    """Load the native model object of ``flavor`` from the model folder ``path``.
+    """Load the model of ``flavor`` from the model folder ``path``.
 
     ``conf`` is the flavor's ``MLmodel`` section and ``pyfunc_conf`` the
-    ``python_function`` section (empty when absent). ``options`` holds the
-    loader's options: ``allow_unsafe`` (bool: the caller opted in to formats
-    that run code), ``model_config`` (dict), plus any extra keyword arguments
-    the caller gave ``load_model``/``load_native``. Refuse unsafe formats
-    without the opt-in by raising ``flavorkit.exceptions.UnsafeFormatError``.
+    ``python_function`` section (empty when absent); read both as given,
+    never ``MLmodel`` again. Refuse unsafe formats without
+    ``options["allow_unsafe"]`` by raising
+    ``flavorkit.exceptions.UnsafeFormatError``. The object returned is what
+    ``flavorkit_predict`` gets; ``load_native`` hands it to the caller after
+    ``flavorkit_native``.
     """
 
 
@@ -107,14 +157,24 @@ def flavorkit_predict(  # type: ignore[empty-body]
     """
 
 
+@hookspec(firstresult=True)
+def flavorkit_native(flavor: str, model: Any) -> Any:  # type: ignore[empty-body]
+    """Return the framework object ``load_native`` gives for what ``flavorkit_load`` returned.
+
+    Optional: a plugin whose load hook returns the framework's object itself
+    does not implement it. One whose load hook returns a wrapper (a model
+    bound to its context) returns the object the user saved.
+    """
+
+
 @hookspec
 def flavorkit_detect_environment(  # type: ignore[empty-body]
     flavor: str, model: Any, path: Path, conf: dict[str, Any]
 ) -> list[str] | None:
     """Return the pip requirements (exact pins) the saved model needs.
 
-    Called by ``save_model`` after ``flavorkit_persist``, on every plugin; a
-    plugin answers for the flavors and model objects it understands and
-    returns ``None`` otherwise. ``flavorkit.environment.pins_for_modules``
-    maps module names to pinned distributions without importing them.
+    Called by ``save_model`` after ``flavorkit_persist``, on the plugin that
+    owns ``flavor`` only. ``flavorkit.environment.pins_for_modules`` maps
+    module names to pinned distributions without importing them. The core
+    adds flavorkit and the plugin's own distribution itself.
     """

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flavorkit._manifest import MLMODEL
+from flavorkit.folder._manifest import MLMODEL
 
 
 class MlflowPyfunc:
@@ -51,15 +51,15 @@ def load_pyfunc(
     flavor: str, path: str | Path, model_config: dict[str, Any] | None = None
 ) -> MlflowPyfunc:
     """Load the folder containing ``path`` through flavorkit, for MLflow's pyfunc loader."""
-    from flavorkit._api import _load
-    from flavorkit._manifest import Model
-    from flavorkit._plugins import get_registry
-    from flavorkit._pyfunc import PyFuncModel
+    from flavorkit.api._load import load_folder
+    from flavorkit.api._plugins import get_registry
+    from flavorkit.api._pyfunc import PyFuncModel
+    from flavorkit.folder._manifest import Model
 
     root = _model_root(path)
     manifest = Model.load(root)
     registry = get_registry()
-    native = _load(registry, flavor, root, manifest, None, model_config)
+    native = load_folder(registry, flavor, root, manifest, None, model_config)
     return MlflowPyfunc(PyFuncModel(manifest, root, flavor, native, registry))
 
 

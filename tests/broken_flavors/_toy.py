@@ -94,7 +94,7 @@ def load(path: Path, conf: dict[str, Any], options: dict[str, Any]) -> ToyLinear
     import io
 
     import numpy as np
-    from flavorkit._folder import model_file, read_bytes
+    from flavorkit.folder._paths import model_file, read_bytes
 
     if conf["serialization_format"] == "npy":
         file = model_file(path, conf["weights"], key="weights")

@@ -19,6 +19,7 @@ import pluggy
 
 from flavorkit import hookspecs
 from flavorkit.exceptions import FlavorkitError, ModelLoadError, PluginError
+from flavorkit.hookspecs import Persisted
 
 ENTRY_POINT_GROUP = "flavorkit"
 DISABLE_ENV = "FLAVORKIT_DISABLE_PLUGINS"
@@ -68,9 +69,11 @@ class Registry:
             return
         self._loaded = True
         if self._use_defaults:
-            from flavorkit import _custom
+            from flavorkit.custom import _plugin as custom_plugin
 
-            self.register(_custom, name="pyfunc", distribution="flavorkit", version=_own_version())
+            self.register(
+                custom_plugin, name="pyfunc", distribution="flavorkit", version=_own_version()
+            )
         if self._use_entry_points:
             self._load_entry_points()
 
@@ -79,7 +82,9 @@ class Registry:
 
         disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
         seen: set[str] = set()
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        # sorted by name, so the order plugins are asked to claim a model does not depend on
+        # the order distributions happen to be installed in
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
             if ep.name in seen:
                 continue
             seen.add(ep.name)
@@ -217,7 +222,7 @@ class Registry:
         options: dict[str, Any],
         input_example: Any,
         signature: Any,
-    ) -> dict[str, Any]:
+    ) -> Persisted:
         """Ask the owner of ``flavor`` (or every plugin) to write ``model`` under ``path``."""
         self._ensure_loaded()
         kwargs = dict(
@@ -284,12 +289,16 @@ class Registry:
         """The routed ``flavorkit_predict`` caller for ``flavor`` (looked up once, called often)."""
         return self._caller("flavorkit_predict", flavor)
 
+    def native(self, flavor: str, model: Any) -> Any:
+        """The framework object behind what the load hook returned (``flavorkit_native``)."""
+        result = self._caller("flavorkit_native", flavor)(flavor=flavor, model=model)
+        return model if result is None else result
+
     def detect_environment(
         self, flavor: str, model: Any, path: Path, conf: dict[str, Any]
     ) -> list[str]:
-        """Collect the requirements every plugin reports for this model."""
-        self._ensure_loaded()
-        answers = self.pm.hook.flavorkit_detect_environment(
+        """The requirements the plugin owning ``flavor`` reports for this model."""
+        answers = self._caller("flavorkit_detect_environment", flavor)(
             flavor=flavor, model=model, path=path, conf=conf
         )
         out: list[str] = []

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # no numpy or pandas at import time: they load when enforcement first needs them
-from flavorkit._enforce import enforce_params, enforce_schema
+from flavorkit.enforce import enforce_params, enforce_schema
 from flavorkit.exceptions import SchemaWarning
 
 if TYPE_CHECKING:
-    from flavorkit._manifest import Model
-    from flavorkit._plugins import Registry
-    from flavorkit._schema import ModelSignature
+    from flavorkit.api._plugins import Registry
+    from flavorkit.folder._manifest import Model
+    from flavorkit.signature import ModelSignature
 
 
 class PyFuncModel:
@@ -38,6 +38,7 @@ class PyFuncModel:
         self._native = native
         self._conf = metadata.flavors[flavor]
         self._pyfunc_conf = metadata.flavors.get("python_function") or {}
+        self._registry = registry
         self._predict = registry.predictor(flavor)
         signature = metadata.signature
         self._inputs = signature.inputs if signature is not None else None
@@ -65,7 +66,7 @@ class PyFuncModel:
             if not info:
                 self._example = (None, None)
             else:
-                from flavorkit import _example
+                from flavorkit.io import _example
 
                 self._example = _example.read(self.path, info, self._inputs)
         return self._example
@@ -107,7 +108,7 @@ class PyFuncModel:
 
     def unwrap(self) -> Any:
         """The framework's own model object, as the flavor's plugin loaded it."""
-        return getattr(self._native, "python_model", self._native)
+        return self._registry.native(self.flavor, self._native)
 
     def __repr__(self) -> str:
         return f"PyFuncModel(path={str(self.path)!r}, flavor={self.flavor!r})"

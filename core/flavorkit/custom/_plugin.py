@@ -21,49 +21,21 @@ import json
 import shutil
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flavorkit._folder import MAX_JSON_BYTES, load_json, model_file, read_text
-from flavorkit._imports import import_object
+from flavorkit.custom._model import PythonModel, PythonModelContext
 from flavorkit.exceptions import ManifestError, PluginError, UnsafeFormatError
-from flavorkit.hookspecs import hookimpl
+from flavorkit.folder._imports import import_object
+from flavorkit.folder._paths import MAX_JSON_BYTES, load_json, model_file, read_text
+from flavorkit.hookspecs import LoadOptions, Persisted, hookimpl
 
 FLAVOR = "python_function"
 LOADER = "flavorkit.mlflow_loader"
 REFERENCE_FILE = "python_model.json"
 PICKLE_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
-
-
-class PythonModel:
-    """Base class of custom models: subclass it and implement ``predict``.
-
-    ``load_context`` is called once after loading, with the artifacts
-    resolved to local paths; ``predict`` on every call, after the core
-    enforced the signature.
-    """
-
-    def load_context(self, context: PythonModelContext) -> None:
-        """Prepare the model (e.g. read ``context.artifacts``). Called once per load."""
-
-    def predict(
-        self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None
-    ) -> Any:
-        """Return predictions for ``model_input``."""
-        raise NotImplementedError
-
-
-@dataclass
-class PythonModelContext:
-    """What a ``PythonModel`` gets at load time.
-
-    ``artifacts`` maps names to local paths; ``model_config`` is the merged config.
-    """
-
-    artifacts: dict[str, str] = field(default_factory=dict)
-    model_config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,8 +63,8 @@ def _is_custom(model: Any) -> bool:
 @hookimpl(trylast=True)
 def flavorkit_persist(
     model: Any, path: Path, flavor: str | None, options: dict[str, Any]
-) -> dict[str, Any] | None:
-    if flavor not in (None, FLAVOR) or not _is_custom(model):
+) -> Persisted | None:
+    if not _is_custom(model):
         if flavor == FLAVOR:
             raise TypeError(
                 f"flavor {FLAVOR!r} saves flavorkit.PythonModel subclasses, "
@@ -168,9 +140,7 @@ def _copy_artifacts(path: Path, artifacts: dict[str, Any]) -> dict[str, dict[str
 
 
 @hookimpl
-def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[str, Any]) -> Any:
-    if flavor != FLAVOR:
-        return None
+def flavorkit_load(path: Path, conf: dict[str, Any], options: LoadOptions) -> LoadedPythonModel:
     allow_unsafe = bool(options.get("allow_unsafe"))
     file = conf.get("python_model")
     if file is None:
@@ -312,16 +282,24 @@ def _load_foreign(
             "or run code from the folder",
         )
     _put_code_on_path(path, conf)
-    module = importlib.import_module(loader)
-    data = path / conf["data"] if conf.get("data") else path
+    try:
+        module = importlib.import_module(loader)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or str(loader)).split(".")[0]
+        raise PluginError(
+            f"this model is loaded by loader_module {loader!r}, and module {missing!r} is not "
+            f"installed; install it (pip install {missing}) or the flavorkit plugin for the "
+            "model's flavor"
+        ) from None
+    data = path
+    if conf.get("data"):
+        data = model_file(path, conf["data"], key=f"flavors.{FLAVOR}.data", kind="any")
     impl = module._load_pyfunc(str(data), config) if config else module._load_pyfunc(str(data))
     return _bind(impl, PythonModelContext())
 
 
 @hookimpl
-def flavorkit_predict(flavor: str, model: Any, data: Any, params: dict[str, Any]) -> Any:
-    if flavor != FLAVOR:
-        return None
+def flavorkit_predict(model: LoadedPythonModel, data: Any, params: dict[str, Any]) -> Any:
     args = (model.context, data) if model.takes_context else (data,)
     if model.takes_params:
         return model.python_model.predict(*args, params=params)
@@ -329,12 +307,18 @@ def flavorkit_predict(flavor: str, model: Any, data: Any, params: dict[str, Any]
 
 
 @hookimpl
-def flavorkit_detect_environment(flavor: str, model: Any, conf: dict[str, Any]) -> list[str] | None:
-    if flavor != FLAVOR:
-        return None
+def flavorkit_native(model: LoadedPythonModel) -> Any:
+    return model.python_model
+
+
+@hookimpl
+def flavorkit_detect_environment(model: Any, conf: dict[str, Any]) -> list[str]:
     from flavorkit.environment import pin, pins_for_modules
 
-    modules = {cls.__module__ for cls in type(model).__mro__} - {"builtins", "flavorkit._custom"}
+    modules = {cls.__module__ for cls in type(model).__mro__} - {
+        "builtins",
+        "flavorkit.custom._plugin",
+    }
     reqs = [p for p in pins_for_modules(modules) if not p.startswith("flavorkit==")]
     if conf.get("serialization_format") == "cloudpickle":
         reqs.append(pin("cloudpickle"))

@@ -12,11 +12,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flavorkit._folder import MAX_MANIFEST_BYTES, load_yaml, read_text, relative_path
 from flavorkit.exceptions import ManifestError
+from flavorkit.folder._paths import MAX_MANIFEST_BYTES, load_yaml, read_text, relative_path
 
 if TYPE_CHECKING:
-    from flavorkit._schema import ModelSignature
+    from flavorkit.signature import ModelSignature
 
 MLMODEL = "MLmodel"
 
@@ -85,7 +85,7 @@ class Model:
             raise ManifestError("no MLmodel file: this is not a model folder", path=file)
         if file.is_symlink():
             # MLmodel decides everything else: a link may only point inside the folder
-            from flavorkit._folder import model_file
+            from flavorkit.folder._paths import model_file
 
             model_file(file.parent, file.name, key=MLMODEL)
         text = read_text(file, limit=MAX_MANIFEST_BYTES)
@@ -182,7 +182,7 @@ class Model:
     def _parse_signature(self) -> ModelSignature | None:
         if not self.signature_dict:
             return None
-        from flavorkit._schema import ModelSignature
+        from flavorkit.signature import ModelSignature
 
         for part in ("inputs", "outputs", "params"):
             value = self.signature_dict.get(part)
@@ -262,3 +262,27 @@ def _check_section(name: Any, section: Any, path: Any) -> None:
                     "expected a mapping with a 'path'", path=path, key=f"{key}.artifacts.{art}"
                 )
             relative_path(entry["path"], path=path, key=f"{key}.artifacts.{art}.path")
+
+
+def named_paths(name: str, section: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(key, relative path)`` for each file a flavor section names."""
+    out = [
+        (f"flavors.{name}.{key}", value)
+        for key, value in section.items()
+        if key in PATH_KEYS and isinstance(value, str)
+    ]
+    for key, value in section.items():
+        if isinstance(value, list):  # MLflow's extra_files: [{path: ...}, ...]
+            out += [
+                (f"flavors.{name}.{key}[{i}].path", item["path"])
+                for i, item in enumerate(value)
+                if isinstance(item, dict) and isinstance(item.get("path"), str)
+            ]
+    artifacts = section.get("artifacts")
+    if isinstance(artifacts, dict):
+        out += [
+            (f"flavors.{name}.artifacts.{art}.path", entry["path"])
+            for art, entry in artifacts.items()
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str)
+        ]
+    return out

@@ -213,7 +213,7 @@ def check_depth(
     counted as a reader walking the data would meet them; JSON has no
     aliases and is bounded by its size.
     """
-    from flavorkit._schema import nesting_problem
+    from flavorkit.signature import nesting_problem
 
     problem = nesting_problem(data, limit, max_values)
     if problem is not None:

@@ -63,7 +63,7 @@ def _default_predict(model: Any, data: Any, params: Mapping[str, Any] | None) ->
     A ``flavorkit.PythonModel`` gets an empty context (and ``load_context``
     is not called); anything else needs a ``predict`` method.
     """
-    from flavorkit._custom import PythonModel, PythonModelContext
+    from flavorkit.custom._plugin import PythonModel, PythonModelContext
 
     predict = getattr(model, "predict", None)
     if predict is None:
@@ -200,14 +200,14 @@ class FlavorCase:
         """
         import copy
 
-        from flavorkit._example import normalize
+        from flavorkit.io._example import normalize
 
         data, _ = normalize(self.input_example())
         return copy.deepcopy(data)
 
     def example_params(self) -> dict[str, Any] | None:
         """The params given with the example, or ``None``."""
-        from flavorkit._example import normalize
+        from flavorkit.io._example import normalize
 
         _, params = normalize(self.input_example())
         return dict(params) if params is not None else None

@@ -188,9 +188,9 @@ def check_infer_then_enforce(case: FlavorCase, *, max_examples: int | None = Non
     ``data_for_schema`` strategy generates from it; predicts on the input
     example read back from the folder.
     """
-    from flavorkit._enforce import enforce_params, enforce_schema
-    from flavorkit._infer import infer_signature
+    from flavorkit.enforce import enforce_params, enforce_schema
     from flavorkit.exceptions import SchemaEnforcementError
+    from flavorkit.signature import infer_signature
     from flavorkit.testing.strategies import data_for_schema
 
     v = Verdict(check_infer_then_enforce, case)
@@ -234,7 +234,7 @@ def check_input_forms_agree(case: FlavorCase) -> None:
     enforcement accepts without a warning must predict what the example's
     own form predicts.
     """
-    from flavorkit._enforce import enforce_schema
+    from flavorkit.enforce import enforce_schema
     from flavorkit.exceptions import SchemaEnforcementError
 
     v = Verdict(check_input_forms_agree, case)
@@ -360,7 +360,7 @@ def check_mutations_rejected(case: FlavorCase, *, max_examples: int | None = Non
     raise ``SchemaEnforcementError`` naming the broken column or tensor
     before it reaches the model.
     """
-    from flavorkit._enforce import enforce_schema
+    from flavorkit.enforce import enforce_schema
     from flavorkit.exceptions import SchemaEnforcementError
     from flavorkit.testing.strategies import mutations
 
@@ -405,7 +405,7 @@ def check_params_validated_and_defaulted(
     ``mutations`` strategy are rejected with ``SchemaEnforcementError``
     naming the param; the case's ``params`` change the predictions.
     """
-    from flavorkit._enforce import enforce_params
+    from flavorkit.enforce import enforce_params
     from flavorkit.exceptions import SchemaEnforcementError
     from flavorkit.testing.strategies import mutations, params_for_schema
 

@@ -70,7 +70,7 @@ def _input_schema(v: Verdict, model: Any) -> Any:
 
 def _admitted_forms(data: Any, schema: Any) -> dict[str, Any]:
     """The forms of ``data`` that enforcement accepts (warnings allowed), the own form first."""
-    from flavorkit._enforce import enforce_schema
+    from flavorkit.enforce import enforce_schema
     from flavorkit.exceptions import SchemaEnforcementError
 
     forms = {"example": data}
@@ -354,7 +354,7 @@ def _output_problem(flat: Flat, outputs: Any) -> str | None:
     """How ``flat`` breaks the output schema (scalar columns and tensors), or ``None``."""
     import numpy as np
 
-    from flavorkit._schema import DataType
+    from flavorkit.signature import DataType
 
     if outputs is None:
         return None
@@ -530,7 +530,7 @@ def check_empty_and_odd_batches(case: FlavorCase) -> None:
     """
     import pandas as pd
 
-    from flavorkit._enforce import enforce_schema
+    from flavorkit.enforce import enforce_schema
     from flavorkit.exceptions import SchemaEnforcementError
 
     v = Verdict(check_empty_and_odd_batches, case)
@@ -595,7 +595,7 @@ def check_columns_bound_by_name(case: FlavorCase) -> None:
     import pandas as pd
 
     import flavorkit
-    from flavorkit._example import normalize
+    from flavorkit.io._example import normalize
 
     v = Verdict(check_columns_bound_by_name, case)
     model = v.call("loading the saved folder", loaded_model, case)

@@ -312,7 +312,7 @@ def fresh_process_run(case: FlavorCase) -> FreshRun:
     loads and predicts the shared folder and the moved copy. Raises what
     ``saved_model`` raises.
     """
-    from flavorkit._plugins import get_registry
+    from flavorkit.api._plugins import get_registry
 
     original = saved_model(case)
     key = (id(case), id(get_registry()))

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 MAX_EXAMPLES_ENV = "FLAVORKIT_MAX_EXAMPLES"
 # plugins the core registers itself, without an entry point
-BUILTIN_PLUGINS = {"flavorkit._custom": "pyfunc"}
+BUILTIN_PLUGINS = {"flavorkit.custom._plugin": "pyfunc"}
 SUBPROCESS_TIMEOUT_S = 300
 
 
@@ -190,7 +190,7 @@ def saved_model(case: FlavorCase) -> Path:
     Raises what ``flavorkit.save_model`` raises.
     """
     import flavorkit
-    from flavorkit._plugins import get_registry
+    from flavorkit.api._plugins import get_registry
 
     registry = get_registry()
     key = (id(case), id(registry))
@@ -214,7 +214,7 @@ def loaded_model(case: FlavorCase) -> Any:
     property; the format checks load without it themselves.
     """
     import flavorkit
-    from flavorkit._plugins import get_registry
+    from flavorkit.api._plugins import get_registry
 
     path = saved_model(case)
     slot = _saved[(id(case), id(get_registry()))][3]
@@ -237,7 +237,7 @@ def installed_entry_point(module: str) -> Any:
     """The installed ``flavorkit`` entry point whose value is ``module``, or ``None``."""
     from importlib.metadata import entry_points
 
-    from flavorkit._plugins import ENTRY_POINT_GROUP
+    from flavorkit.api._plugins import ENTRY_POINT_GROUP
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.module == module:

@@ -323,7 +323,7 @@ def encode(flat: Flat) -> dict[str, Any]:
     """A JSON-ready form of a flattened prediction (numpy's own format; no pickles)."""
     import numpy as np
 
-    from flavorkit._example import to_jsonable
+    from flavorkit.io import to_jsonable
 
     columns = []
     for name, arr in flat.columns:

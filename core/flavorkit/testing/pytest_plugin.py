@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from flavorkit._plugins import Registry
+    from flavorkit.api._plugins import Registry
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,7 +54,7 @@ def flavorkit_registry() -> Iterator[Registry]:
 
     Register throwaway plugins with ``flavorkit_registry.register(module, name=...)``.
     """
-    from flavorkit._plugins import Registry, use_registry
+    from flavorkit.api._plugins import Registry, use_registry
 
     with use_registry(Registry(entry_points=False)) as registry:
         yield registry
