@@ -248,7 +248,6 @@ def test_hook_refuses_a_section_of_a_wrong_type(
     # MLflow's loader and other callers reach the hook with whatever MLmodel held
     with pytest.raises(ManifestError, match=message) as info:
         hooks.flavorkit_load(
-            flavor="sklearn",
             path=saved,
             conf={"serialization_format": "skops", **conf} if isinstance(conf, dict) else conf,
             options=OPTS,
@@ -265,7 +264,6 @@ def test_hook_reads_the_file_name_from_pyfunc_conf_not_from_mlmodel(saved: Path)
     (saved / "MLmodel").unlink()
     os.mkfifo(saved / "MLmodel")
     model = hooks.flavorkit_load(
-        flavor="sklearn",
         path=saved,
         conf={"serialization_format": "skops"},
         options=OPTS,
@@ -277,7 +275,6 @@ def test_hook_reads_the_file_name_from_pyfunc_conf_not_from_mlmodel(saved: Path)
 def test_hook_ignores_non_utf8_bytes_in_mlmodel(saved: Path) -> None:
     (saved / "MLmodel").write_bytes(b"flavors: {python_function: {data: \xff\xfe}}\n")
     model = hooks.flavorkit_load(
-        flavor="sklearn",
         path=saved,
         conf={"serialization_format": "skops"},
         options=OPTS,

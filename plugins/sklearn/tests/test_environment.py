@@ -85,9 +85,6 @@ def test_requirements_skip_modules_of_no_distribution(custom_classifier: Any) ->
     assert "scikit-learn" in found
 
 
-def test_detect_environment_hook_ignores_other_flavors(classifier: Any) -> None:
-    assert flavorkit_detect_environment(flavor="pytorch", model=classifier, conf={}) is None
-    found = flavorkit_detect_environment(
-        flavor="sklearn", model=classifier, conf={"serialization_format": "pickle"}
-    )
+def test_detect_environment_hook_pins_the_saved_format(classifier: Any) -> None:
+    found = flavorkit_detect_environment(model=classifier, conf={"serialization_format": "pickle"})
     assert found is not None and pin("scikit-learn") in found and "skops" not in _names(found)

@@ -29,7 +29,6 @@ def _conf(fmt: str, keys: dict[str, Any]) -> dict[str, Any]:
         "pickled_model": keys["pickled_model"],
         "sklearn_version": sklearn.__version__,
         "serialization_format": fmt,
-        "code": None,
         "skops_trusted_types": keys["skops_trusted_types"],
     }
 
@@ -38,12 +37,8 @@ def test_flavors_hook_names_sklearn() -> None:
     assert hooks.flavorkit_flavors() == ["sklearn"]
 
 
-def test_persist_declines_foreign_models(tmp_path: Path, classifier: Any) -> None:
+def test_persist_declines_foreign_models(tmp_path: Path) -> None:
     assert hooks.flavorkit_persist(model=object(), path=tmp_path, flavor=None, options={}) is None
-    assert (
-        hooks.flavorkit_persist(model=classifier, path=tmp_path, flavor="pytorch", options={})
-        is None
-    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -80,25 +75,20 @@ def test_load_ignores_trust_list_stored_in_the_folder(
     conf = _conf("skops", keys)
     assert conf["skops_trusted_types"] == [CUSTOM]
     with pytest.raises(UnsafeFormatError, match=CUSTOM):
-        hooks.flavorkit_load(
-            flavor="sklearn", path=tmp_path, conf=conf, options=OPTS, pyfunc_conf={}
-        )
+        hooks.flavorkit_load(path=tmp_path, conf=conf, options=OPTS, pyfunc_conf={})
 
 
 def test_load_trusted_types_option_and_trust_block(tmp_path: Path, custom_classifier: Any) -> None:
     keys = _formats.dump(custom_classifier, tmp_path, "skops", None)
     conf = _conf("skops", keys)
     by_option = hooks.flavorkit_load(
-        flavor="sklearn",
         path=tmp_path,
         conf=conf,
         options={**OPTS, "trusted_types": [CUSTOM]},
         pyfunc_conf={},
     )
     with trust([type(custom_classifier)]):
-        by_block = hooks.flavorkit_load(
-            flavor="sklearn", path=tmp_path, conf=conf, options=OPTS, pyfunc_conf={}
-        )
+        by_block = hooks.flavorkit_load(path=tmp_path, conf=conf, options=OPTS, pyfunc_conf={})
     assert by_option.threshold_ == by_block.threshold_ == custom_classifier.threshold_
 
 
@@ -109,9 +99,7 @@ def test_load_warns_about_another_sklearn_version(tmp_path: Path, classifier: An
         EnvironmentMismatchWarning,
         match=rf"scikit-learn 0\.24\.2 .* scikit-learn {sklearn.__version__}",
     ):
-        loaded = hooks.flavorkit_load(
-            flavor="sklearn", path=tmp_path, conf=conf, options=OPTS, pyfunc_conf={}
-        )
+        loaded = hooks.flavorkit_load(path=tmp_path, conf=conf, options=OPTS, pyfunc_conf={})
     assert type(loaded) is type(classifier)
 
 
@@ -132,11 +120,8 @@ def test_load_mlflow_1x_layout_reads_pickle(tmp_path: Path, classifier: Any, xy:
     conf = manifest["flavors"]["sklearn"]
     pyfunc_conf = manifest["flavors"]["python_function"]
     with pytest.raises(UnsafeFormatError, match="'pickle'"):
-        hooks.flavorkit_load(
-            flavor="sklearn", path=tmp_path, conf=conf, options=OPTS, pyfunc_conf=pyfunc_conf
-        )
+        hooks.flavorkit_load(path=tmp_path, conf=conf, options=OPTS, pyfunc_conf=pyfunc_conf)
     loaded = hooks.flavorkit_load(
-        flavor="sklearn",
         path=tmp_path / "model.pkl",
         conf=conf,
         options={**OPTS, "allow_unsafe": True},
@@ -151,13 +136,12 @@ def test_load_rejects_a_file_outside_the_folder(tmp_path: Path, classifier: Any)
     _formats.dump(classifier, tmp_path, "skops", None)
     conf = {"pickled_model": "../model.skops", "serialization_format": "skops"}
     with pytest.raises(ManifestError, match=r"flavors\.sklearn\.pickled_model.*outside"):
-        hooks.flavorkit_load(flavor="sklearn", path=inner, conf=conf, options=OPTS, pyfunc_conf={})
+        hooks.flavorkit_load(path=inner, conf=conf, options=OPTS, pyfunc_conf={})
 
 
 def test_load_unknown_format_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match=r"serialization_format.*got 'joblib'"):
         hooks.flavorkit_load(
-            flavor="sklearn",
             path=tmp_path,
             conf={"serialization_format": "joblib"},
             options=OPTS,
@@ -167,11 +151,8 @@ def test_load_unknown_format_names_the_key(tmp_path: Path) -> None:
 
 def test_predict_uses_params_then_default(classifier: Any, xy: Any) -> None:
     X = xy[0]
-    by_default = hooks.flavorkit_predict(
-        flavor="sklearn", model=classifier, data=X, params={}, pyfunc_conf={}
-    )
+    by_default = hooks.flavorkit_predict(model=classifier, data=X, params={}, pyfunc_conf={})
     proba = hooks.flavorkit_predict(
-        flavor="sklearn",
         model=classifier,
         data=X,
         params={"predict_fn": "predict_proba"},
@@ -186,7 +167,6 @@ def test_predict_unknown_method_names_the_param(classifier: Any, xy: Any) -> Non
         SchemaEnforcementError, match=r"param 'predict_fn'.*got 'transform'"
     ) as info:
         hooks.flavorkit_predict(
-            flavor="sklearn",
             model=classifier,
             data=xy[0],
             params={"predict_fn": "transform"},
@@ -199,9 +179,7 @@ def test_predict_unknown_method_names_the_param(classifier: Any, xy: Any) -> Non
 def test_predict_frame_on_array_fitted_model_passes_values(classifier: Any, xy: Any) -> None:
     frame = pd.DataFrame(xy[0], columns=["a", "b", "c", "d"])
     # warnings are errors here: sklearn would warn about unexpected feature names
-    out = hooks.flavorkit_predict(
-        flavor="sklearn", model=classifier, data=frame, params={}, pyfunc_conf={}
-    )
+    out = hooks.flavorkit_predict(model=classifier, data=frame, params={}, pyfunc_conf={})
     np.testing.assert_array_equal(out, classifier.predict(xy[0]))
 
 

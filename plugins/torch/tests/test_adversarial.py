@@ -689,7 +689,7 @@ def test_adversarial_fifo_in_place_of_archive_is_refused(
     if not with_format_key:
         del conf["serialization_format"]
     with pytest.raises(ManifestError, match="is a FIFO, expected a regular file"):
-        hooks.flavorkit_load(flavor="pytorch", path=folder, conf=conf, options=OPTS)
+        hooks.flavorkit_load(path=folder, conf=conf, options=OPTS)
     assert cli.main(["validate", str(folder)]) == 1
 
 

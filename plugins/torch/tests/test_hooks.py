@@ -32,17 +32,7 @@ def test_hooks_flavors_names_pytorch() -> None:
 
 def test_hooks_persist_declines_other_objects(tmp_path: Path) -> None:
     assert _persist(object(), tmp_path) is None
-    assert (
-        hooks.flavorkit_persist(
-            model=torch_models.MLP(),
-            path=tmp_path,
-            flavor="sklearn",
-            options={},
-            input_example=None,
-            signature=None,
-        )
-        is None
-    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_hooks_persist_named_flavor_rejects_other_objects(tmp_path: Path) -> None:
@@ -63,7 +53,6 @@ def test_hooks_persist_export_result(tmp_path: Path, mlp: Any, x4: np.ndarray) -
     assert result["conf"] == {
         "model_data": "data",
         "pytorch_version": str(torch.__version__),
-        "code": None,
         "serialization_format": "export",
         "batch_size": 7,
     }
@@ -75,11 +64,6 @@ def test_hooks_persist_export_result(tmp_path: Path, mlp: Any, x4: np.ndarray) -
     params = {p.name: (p.dtype.name, p.default) for p in result["params"]}
     assert params == {"device": ("string", None), "batch_size": ("long", 7)}
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["model.pt2"]
-
-
-def test_hooks_persist_records_shipped_code(tmp_path: Path, mlp: Any) -> None:
-    (tmp_path / "code").mkdir()  # the core copies code_paths here before persisting
-    assert _persist(mlp, tmp_path)["conf"]["code"] == "code"
 
 
 def test_hooks_persist_rejects_unknown_format(tmp_path: Path, mlp: Any) -> None:
@@ -125,9 +109,7 @@ def test_hooks_persist_export_from_tensor_signature(
         signature=signature,
     )
     assert result["conf"]["serialization_format"] == "export"
-    module = hooks.flavorkit_load(
-        flavor="pytorch", path=tmp_path, conf=result["conf"], options=OPTS
-    )
+    module = hooks.flavorkit_load(path=tmp_path, conf=result["conf"], options=OPTS)
     assert_close(reference(module, x4), reference(mlp, x4))
 
 
@@ -148,7 +130,7 @@ def test_hooks_persist_local_class_asks_for_factory(tmp_path: Path) -> None:
 def test_hooks_load_detects_format_without_key(tmp_path: Path, mlp: Any, x4: np.ndarray) -> None:
     conf = _persist(mlp, tmp_path, x4)["conf"]
     del conf["serialization_format"]
-    module = hooks.flavorkit_load(flavor="pytorch", path=tmp_path, conf=conf, options=OPTS)
+    module = hooks.flavorkit_load(path=tmp_path, conf=conf, options=OPTS)
     assert_close(reference(module, x4), reference(mlp, x4))
 
 
@@ -156,27 +138,23 @@ def test_hooks_load_missing_file_names_key(tmp_path: Path, mlp: Any, x4: np.ndar
     conf = _persist(mlp, tmp_path, x4)["conf"]
     conf["serialization_format"] = "state_dict"
     with pytest.raises(ManifestError, match=r"model\.safetensors is missing"):
-        hooks.flavorkit_load(flavor="pytorch", path=tmp_path, conf=conf, options=OPTS)
+        hooks.flavorkit_load(path=tmp_path, conf=conf, options=OPTS)
 
 
 def test_hooks_load_refuses_model_data_outside_folder(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="outside the model folder"):
-        hooks.flavorkit_load(
-            flavor="pytorch", path=tmp_path / "m", conf={"model_data": "../.."}, options=OPTS
-        )
+        hooks.flavorkit_load(path=tmp_path / "m", conf={"model_data": "../.."}, options=OPTS)
 
 
 def test_hooks_load_unknown_format_names_key(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     with pytest.raises(ManifestError, match="serialization_format"):
-        hooks.flavorkit_load(
-            flavor="pytorch", path=tmp_path, conf={"serialization_format": "onnx"}, options=OPTS
-        )
+        hooks.flavorkit_load(path=tmp_path, conf={"serialization_format": "onnx"}, options=OPTS)
 
 
 def test_hooks_predict_returns_numpy_structures(tmp_path: Path, x4: np.ndarray) -> None:
     model = torch_models.trained(torch_models.DictOut())
-    out = hooks.flavorkit_predict(flavor="pytorch", model=model, data=x4, params={}, conf={})
+    out = hooks.flavorkit_predict(model=model, data=x4, params={}, conf={})
     assert sorted(out) == ["logits", "probs"] and all(
         isinstance(v, np.ndarray) for v in out.values()
     )
@@ -188,9 +166,7 @@ def test_hooks_predict_tuple_output_becomes_list(x4: np.ndarray) -> None:
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             return x.sum(dim=1), x * 2
 
-    out = hooks.flavorkit_predict(
-        flavor="pytorch", model=Pair(), data=x4, params={"batch_size": 2}, conf={}
-    )
+    out = hooks.flavorkit_predict(model=Pair(), data=x4, params={"batch_size": 2}, conf={})
     assert isinstance(out, list) and len(out) == 2
     np.testing.assert_allclose(out[0], x4.sum(axis=1), rtol=1e-6)
     np.testing.assert_array_equal(out[1], x4 * 2)
@@ -199,7 +175,7 @@ def test_hooks_predict_tuple_output_becomes_list(x4: np.ndarray) -> None:
 def test_hooks_predict_named_inputs_by_name(x4: np.ndarray) -> None:
     model = torch_models.trained(torch_models.TwoInputs())
     data = {"extra": np.ones((5, 5), np.float32), "numeric": x4[:, :3].copy()}
-    out = hooks.flavorkit_predict(flavor="pytorch", model=model, data=data, params={}, conf={})
+    out = hooks.flavorkit_predict(model=model, data=data, params={}, conf={})
     assert_close(out, reference(model, data))
 
 
@@ -211,19 +187,17 @@ def test_hooks_predict_runs_in_eval_mode_and_inference_mode(mlp: Any, x4: np.nda
             seen.append((self.training, torch.is_inference_mode_enabled()))
             return x
 
-    hooks.flavorkit_predict(flavor="pytorch", model=Spy().train(), data=x4, params={}, conf={})
+    hooks.flavorkit_predict(model=Spy().train(), data=x4, params={}, conf={})
     assert seen == [(False, True)]
-    first = hooks.flavorkit_predict(flavor="pytorch", model=mlp, data=x4, params={}, conf={})
-    second = hooks.flavorkit_predict(flavor="pytorch", model=mlp, data=x4, params={}, conf={})
+    first = hooks.flavorkit_predict(model=mlp, data=x4, params={}, conf={})
+    second = hooks.flavorkit_predict(model=mlp, data=x4, params={}, conf={})
     np.testing.assert_array_equal(first, second)  # dropout is off
 
 
 def test_hooks_predict_dataframe_and_float64_are_cast(mlp: Any, x4: np.ndarray) -> None:
     frame = pd.DataFrame(x4.astype(np.float64))
-    from_frame = hooks.flavorkit_predict(
-        flavor="pytorch", model=mlp, data=frame, params={}, conf={}
-    )
-    from_array = hooks.flavorkit_predict(flavor="pytorch", model=mlp, data=x4, params={}, conf={})
+    from_frame = hooks.flavorkit_predict(model=mlp, data=frame, params={}, conf={})
+    from_array = hooks.flavorkit_predict(model=mlp, data=x4, params={}, conf={})
     np.testing.assert_array_equal(from_frame, from_array)
     assert from_frame.dtype == np.float32
 
@@ -232,26 +206,26 @@ def test_hooks_predict_dataframe_of_array_cells(x4: np.ndarray) -> None:
     model = torch_models.trained(torch_models.CNN())
     images = np.random.default_rng(0).normal(size=(3, 1, 8, 8)).astype(np.float32)
     frame = pd.DataFrame({"image": list(images)})
-    out = hooks.flavorkit_predict(flavor="pytorch", model=model, data=frame, params={}, conf={})
+    out = hooks.flavorkit_predict(model=model, data=frame, params={}, conf={})
     assert_close(out, reference(model, images))
 
 
 def test_hooks_predict_text_column_is_named(mlp: Any) -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"], "c": [1.0, 2.0], "d": [0.0, 1.0]})
     with pytest.raises(SchemaEnforcementError, match="column 'b'") as info:
-        hooks.flavorkit_predict(flavor="pytorch", model=mlp, data=frame, params={}, conf={})
+        hooks.flavorkit_predict(model=mlp, data=frame, params={}, conf={})
     assert info.value.field == "b"
 
 
 def test_hooks_predict_rejects_unsupported_input(mlp: Any) -> None:
     with pytest.raises(TypeError, match=r"got builtins\.set"):
-        hooks.flavorkit_predict(flavor="pytorch", model=mlp, data={1, 2}, params={}, conf={})
+        hooks.flavorkit_predict(model=mlp, data={1, 2}, params={}, conf={})
 
 
 def test_hooks_predict_read_only_array_is_accepted(mlp: Any, x4: np.ndarray) -> None:
     frozen = x4.copy()
     frozen.flags.writeable = False
-    out = hooks.flavorkit_predict(flavor="pytorch", model=mlp, data=frozen, params={}, conf={})
+    out = hooks.flavorkit_predict(model=mlp, data=frozen, params={}, conf={})
     assert_close(out, reference(mlp, x4))
 
 
@@ -261,10 +235,8 @@ def test_hooks_predict_scalar_output_cannot_be_split(x4: np.ndarray) -> None:
             return x.sum()
 
     with pytest.raises(ValueError, match="returns a scalar"):
-        hooks.flavorkit_predict(
-            flavor="pytorch", model=Total(), data=x4, params={"batch_size": 2}, conf={}
-        )
-    whole = hooks.flavorkit_predict(flavor="pytorch", model=Total(), data=x4, params={}, conf={})
+        hooks.flavorkit_predict(model=Total(), data=x4, params={"batch_size": 2}, conf={})
+    whole = hooks.flavorkit_predict(model=Total(), data=x4, params={}, conf={})
     assert whole.shape == () and np.isclose(whole, x4.sum(), rtol=1e-5)
 
 
@@ -276,18 +248,8 @@ def test_hooks_predict_uses_section_batch_size(x4: np.ndarray) -> None:
             calls.append(x.shape[0])
             return x
 
-    hooks.flavorkit_predict(
-        flavor="pytorch", model=Spy(), data=x4, params={}, conf={"batch_size": 2}
-    )
+    hooks.flavorkit_predict(model=Spy(), data=x4, params={}, conf={"batch_size": 2})
     assert calls == [2, 2, 1]
-
-
-def test_hooks_other_flavors_get_no_answer(tmp_path: Path, mlp: Any) -> None:
-    assert hooks.flavorkit_load(flavor="sklearn", path=tmp_path, conf={}, options=OPTS) is None
-    assert (
-        hooks.flavorkit_predict(flavor="sklearn", model=mlp, data=None, params={}, conf={}) is None
-    )
-    assert hooks.flavorkit_detect_environment(flavor="sklearn", path=tmp_path, conf={}) is None
 
 
 @pytest.mark.parametrize(
@@ -297,7 +259,7 @@ def test_hooks_detect_environment_pins(
     tmp_path: Path, mlp: Any, fmt: str, extra: list[str]
 ) -> None:
     conf = _persist(mlp, tmp_path, np.zeros((2, 4), np.float32), serialization_format=fmt)["conf"]
-    pins = hooks.flavorkit_detect_environment(flavor="pytorch", path=tmp_path, conf=conf)
+    pins = hooks.flavorkit_detect_environment(path=tmp_path, conf=conf)
     names = sorted(pin.split("==")[0] for pin in pins)
     assert names == sorted(["torch", *extra])
     assert f"torch=={str(torch.__version__).split('+')[0]}" in pins

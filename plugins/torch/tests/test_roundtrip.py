@@ -146,6 +146,15 @@ def test_roundtrip_no_example_defaults_to_state_dict(
     assert_close(loaded.predict(x4), reference(mlp, x4))
 
 
+def test_roundtrip_manifest_records_shipped_code(tmp_path: Path, mlp: Any, x4: np.ndarray) -> None:
+    shipped = tmp_path / "shipped_helpers.py"
+    shipped.write_text("SCALE = 2\n")
+    flavorkit_torch.save_model(mlp, tmp_path / "m", input_example=x4, code_paths=[shipped])
+    section = flavorkit.load_model(tmp_path / "m").metadata.flavors["pytorch"]
+    assert section["code"] == "code"
+    assert (tmp_path / "m" / "code" / "shipped_helpers.py").is_file()
+
+
 def test_roundtrip_custom_factory(tmp_path: Path, x4: np.ndarray) -> None:
     model = torch_models.trained(torch_models.build_needs_args())
     flavorkit_torch.save_model(model, tmp_path / "m", factory="torch_models:build_needs_args")

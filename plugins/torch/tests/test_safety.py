@@ -88,9 +88,7 @@ def test_safety_export_with_code_in_sample_inputs_is_refused(saved: Any, tmp_pat
     _rewrite(archive, {_entry(archive, "sample_inputs/model.pt"): _code_pickle()})
     assert any("sample_inputs" in p for p in _export.check_archive(archive))
     with pytest.raises(UnsafeFormatError, match=r"'export'.*unpickles"):
-        hooks.flavorkit_load(
-            flavor="pytorch", path=folder, conf={"serialization_format": "export"}, options=OPTS
-        )
+        hooks.flavorkit_load(path=folder, conf={"serialization_format": "export"}, options=OPTS)
 
 
 def test_safety_export_with_pickled_weight_is_refused(saved: Any, tmp_path: Path) -> None:
@@ -122,28 +120,26 @@ def _weights_folder(tmp_path: Path, factory: str) -> tuple[Path, dict[str, Any]]
 def test_safety_factory_from_standard_library_is_refused(tmp_path: Path, factory: str) -> None:
     folder, conf = _weights_folder(tmp_path, factory)
     with pytest.raises(ValueError, match="names the standard library"):
-        hooks.flavorkit_load(
-            flavor="pytorch", path=folder, conf=conf, options={**OPTS, "allow_unsafe": True}
-        )
+        hooks.flavorkit_load(path=folder, conf=conf, options={**OPTS, "allow_unsafe": True})
 
 
 @pytest.mark.parametrize("factory", ["no_colon", "a:b:c", ":Name", "mod:"])
 def test_safety_malformed_factory_is_rejected(tmp_path: Path, factory: str) -> None:
     folder, conf = _weights_folder(tmp_path, factory)
     with pytest.raises(ValueError, match="expected 'module:callable'"):
-        hooks.flavorkit_load(flavor="pytorch", path=folder, conf=conf, options=OPTS)
+        hooks.flavorkit_load(path=folder, conf=conf, options=OPTS)
 
 
 def test_safety_missing_factory_module_says_how_to_ship_it(tmp_path: Path) -> None:
     folder, conf = _weights_folder(tmp_path, "surely_not_installed_pkg:Net")
     with pytest.raises(PluginError, match="code_paths"):
-        hooks.flavorkit_load(flavor="pytorch", path=folder, conf=conf, options=OPTS)
+        hooks.flavorkit_load(path=folder, conf=conf, options=OPTS)
 
 
 def test_safety_factory_building_other_shapes_names_key(tmp_path: Path) -> None:
     folder, conf = _weights_folder(tmp_path, "torch_models:MLP")
     with pytest.raises(flavorkit.exceptions.ManifestError, match=r"flavors\.pytorch\.factory"):
-        hooks.flavorkit_load(flavor="pytorch", path=folder, conf=conf, options=OPTS)
+        hooks.flavorkit_load(path=folder, conf=conf, options=OPTS)
 
 
 _SHIPPED_MODULE = """

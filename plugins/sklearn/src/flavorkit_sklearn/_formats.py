@@ -15,8 +15,8 @@ import pickle
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from flavorkit._folder import open_regular
 from flavorkit.exceptions import FlavorkitError, ManifestError, PluginError, UnsafeFormatError
+from flavorkit.folder import first_untrusted, open_regular
 
 from flavorkit_sklearn._trust import TypeNames, normalize
 
@@ -228,8 +228,6 @@ def _check_module_origins(modules: set[str], file: Path, folder: Path) -> None:
     found inside the model folder or the current directory is refused
     (``UnsafeFormatError``), without importing it.
     """
-    from flavorkit._imports import first_untrusted
-
     for module in sorted(modules):
         found = first_untrusted(module, folder)
         if found is not None:

@@ -18,8 +18,8 @@ It returns what would make torch unpickle objects rather than read tensors
 sample inputs that are not tensors, AOTInductor shared libraries): loading
 those runs code, so they need the caller's unsafe opt-in.
 
-The caller opens the file once (``flavorkit._folder.open_regular``: a regular file, never a
-FIFO) and gives torch the same open file after the check.
+The caller opens the file once (``flavorkit.folder.open_regular``: a regular
+file, never a FIFO) and gives torch the same open file after the check.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from flavorkit._folder import load_json
 from flavorkit.exceptions import ManifestError
+from flavorkit.folder import load_json
 
 from flavorkit_torch import _program
 

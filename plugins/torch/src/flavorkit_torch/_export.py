@@ -19,8 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flavorkit._folder import open_regular
 from flavorkit.exceptions import FlavorkitError, ManifestError, SignatureError, UnsafeFormatError
+from flavorkit.folder import open_regular
 
 from flavorkit_torch import _device
 from flavorkit_torch._inputs import as_inputs, float_dtype

@@ -6,7 +6,7 @@ importable. It is accepted only when it is, before anything is called:
 - a class that subclasses ``torch.nn.Module`` (built with no arguments), or
 - a function its author marked with :func:`factory` (``@flavorkit_torch.factory``).
 
-It is imported with ``flavorkit._imports.import_object``: from installed code
+It is imported with ``flavorkit.folder.import_object``: from installed code
 only, unless the caller opted in to code from inside the model folder (the
 ``code`` folder it ships) or the current directory. Standard-library names
 are refused outright, since model code never lives there.
@@ -131,7 +131,7 @@ def resolve(
     without the opt-in and ``PluginError`` when the module is not installed;
     when saving (``folder`` is ``None``), ``ValueError`` and ``ImportError``.
     """
-    from flavorkit._imports import import_object
+    from flavorkit.folder import import_object
 
     loading = folder is not None
     try:

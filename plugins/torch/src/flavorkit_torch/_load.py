@@ -6,10 +6,9 @@ written by MLflow have none, so it is then read from the files present
 state_dict).
 
 The folder is hostile input: every value of the section is checked for its
-type before use, every path it names goes through
-``flavorkit._folder.model_file`` (inside the folder once symlinks are
-followed, a regular file or folder, never a FIFO), and every failure of a
-framework reader on a damaged file becomes a ``ManifestError`` naming it.
+type before use, every path it names is resolved with
+``flavorkit.folder.model_file``, and every failure of a framework reader on
+a damaged file becomes a ``ManifestError`` naming it.
 """
 
 from __future__ import annotations
@@ -22,14 +21,15 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flavorkit._folder import model_file, read_text
 from flavorkit.exceptions import FlavorkitError, ManifestError, PluginError, UnsafeFormatError
+from flavorkit.folder import model_file, open_regular, read_text
 
 from flavorkit_torch import _device
 from flavorkit_torch._names import CODE_DIR, DATA_DIR, FILES, FORMATS, PICKLE_INFO_FILE
 
 if TYPE_CHECKING:
     import torch
+    from flavorkit.hookspecs import LoadOptions
 
 # MLflow pickles with this module (cloudpickle underneath); its output unpickles
 # with the standard library wherever MLflow itself is not installed.
@@ -39,7 +39,7 @@ MAX_BATCH_SIZE = 2**31
 MAX_PICKLE_INFO_BYTES = 4096
 
 
-def load(path: Path, conf: dict[str, Any], options: dict[str, Any]) -> Any:
+def load(path: Path, conf: dict[str, Any], options: LoadOptions) -> Any:
     """Load the module of the folder ``path`` and place it on the configured device.
 
     ``options["model_config"]["device"]`` (else ``FLAVORKIT_TORCH_DEVICE``,
@@ -99,7 +99,7 @@ def check_section(path: Path, conf: Any) -> None:
         )
     extra = conf.get("extra_files")
     if extra is not None:
-        # MLflow's layout: [{"path": "extra_files/<name>"}, ...]; they must stay inside the folder
+        # MLflow's layout: [{"path": "extra_files/<name>"}, ...]
         if not isinstance(extra, list):
             raise ManifestError(
                 f"expected a list, got {type(extra).__name__}",
@@ -186,7 +186,6 @@ def _load_state_dict(
 
 def _check_safetensors(file: Path) -> None:
     """Refuse a safetensors file that is not a regular file or whose header does not parse."""
-    from flavorkit._folder import open_regular
     from safetensors import safe_open
 
     with open_regular(file):
@@ -227,8 +226,6 @@ def _load_pickle(path: Path, file: Path, device: torch.device, allow_unsafe: boo
 
 def _is_torchscript(file: Path) -> bool:
     # torch.jit.save writes a zip with a code/ folder; torch.save's zips have none
-    from flavorkit._folder import open_regular
-
     with open_regular(file) as handle:
         if not zipfile.is_zipfile(handle):
             return False

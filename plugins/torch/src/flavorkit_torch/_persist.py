@@ -17,12 +17,10 @@ Options (``save_model(..., **options)``):
 from __future__ import annotations
 
 import importlib
-import numbers
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flavorkit_torch._names import (
-    CODE_DIR,
     DATA_DIR,
     DEFAULT_BATCH_SIZE,
     EXPORT_FILE,
@@ -33,12 +31,16 @@ from flavorkit_torch._names import (
     PICKLE_INFO_FILE,
     STATE_DICT_FILE,
 )
+from flavorkit_torch._params import check_batch_size, param_specs
+
+if TYPE_CHECKING:
+    from flavorkit.hookspecs import Persisted
 
 
 def persist(
     model: Any, path: Path, options: dict[str, Any], input_example: Any, signature: Any
-) -> dict[str, Any]:
-    """Write ``model`` under ``path/data`` and return the hook's result dict.
+) -> Persisted:
+    """Write ``model`` under ``path/data`` and return what the persist hook returns.
 
     Pops the options it understands from ``options``. Raises ``ValueError``
     for a bad option value or a class a state dict cannot be rebuilt from,
@@ -66,8 +68,6 @@ def persist(
     conf: dict[str, Any] = {
         "model_data": DATA_DIR,
         "pytorch_version": str(torch.__version__),  # TorchVersion is a str subclass YAML rejects
-        # the core copies code_paths into <folder>/code before calling this hook
-        "code": CODE_DIR if (path / CODE_DIR).is_dir() else None,
         "serialization_format": fmt,
         "batch_size": batch_size,
     }
@@ -90,30 +90,6 @@ def persist(
         "pyfunc": pyfunc,
         "params": param_specs(batch_size),
     }
-
-
-def param_specs(batch_size: int) -> list[Any]:
-    """The predict params this flavor understands, for the signature's params schema."""
-    from flavorkit import DataType, ParamSpec
-
-    return [
-        ParamSpec("device", DataType.string, None),
-        ParamSpec("batch_size", DataType.long, batch_size),
-    ]
-
-
-def check_batch_size(value: Any, source: str) -> int:
-    """``value`` as a positive ``int``; ``SchemaEnforcementError`` naming ``source`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        from flavorkit.exceptions import SchemaEnforcementError
-
-        raise SchemaEnforcementError(
-            f"{source}: expected a positive integer, got {value!r}",
-            field="batch_size",
-            expected="an integer >= 1",
-            actual=repr(value),
-        )
-    return int(value)
 
 
 def _format(requested: Any, model: Any, input_example: Any, signature: Any) -> str:

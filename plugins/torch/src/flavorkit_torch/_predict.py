@@ -14,7 +14,7 @@ from typing import Any
 from flavorkit_torch import _device
 from flavorkit_torch._inputs import as_inputs, float_dtype, row_count, slice_rows, to_tensors
 from flavorkit_torch._names import DEFAULT_BATCH_SIZE
-from flavorkit_torch._persist import check_batch_size
+from flavorkit_torch._params import check_batch_size
 
 
 def predict(model: Any, data: Any, params: dict[str, Any], conf: dict[str, Any]) -> Any:

@@ -39,8 +39,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from flavorkit._folder import load_json
 from flavorkit.exceptions import ManifestError
+from flavorkit.folder import load_json
 
 from flavorkit_torch import _expressions
 

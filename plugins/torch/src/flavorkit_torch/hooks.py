@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flavorkit import hookimpl
+from flavorkit.hookspecs import LoadOptions, Persisted
 
 from flavorkit_torch._names import FLAVOR_NAME
 
@@ -39,15 +40,13 @@ def flavorkit_persist(
     options: dict[str, Any],
     input_example: Any,
     signature: Any,
-) -> dict[str, Any] | None:
+) -> Persisted | None:
     """Called by ``save_model``: write the model under ``path/data``.
 
     Returns ``None`` for objects that are not torch models (unless the caller
     named this flavor, in which case a ``TypeError`` says what came instead).
     See ``flavorkit_torch._persist.persist`` for the options and errors.
     """
-    if flavor not in (None, FLAVOR_NAME):
-        return None
     if not _is_torch_model(model):
         if flavor is None:
             return None
@@ -61,7 +60,7 @@ def flavorkit_persist(
 
 
 @hookimpl
-def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[str, Any]) -> Any:
+def flavorkit_load(path: Path, conf: dict[str, Any], options: LoadOptions) -> Any:
     """Called by ``load_model``/``load_native``: return the ``torch.nn.Module``.
 
     Raises ``UnsafeFormatError`` for a pickle (or code shipped in the folder)
@@ -69,37 +68,26 @@ def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[
     files do not match its ``pytorch`` section, or are damaged or tampered
     with (see ``flavorkit_torch._load``).
     """
-    if flavor != FLAVOR_NAME:
-        return None
     from flavorkit_torch._load import load
 
     return load(Path(path), conf, options)
 
 
 @hookimpl
-def flavorkit_predict(
-    flavor: str, model: Any, data: Any, params: dict[str, Any], conf: dict[str, Any]
-) -> Any:
+def flavorkit_predict(model: Any, data: Any, params: dict[str, Any], conf: dict[str, Any]) -> Any:
     """Called by every ``PyFuncModel.predict``: run the module and return numpy data.
 
     See ``flavorkit_torch._predict.predict`` for the accepted inputs, params
     and outputs.
     """
-    if flavor != FLAVOR_NAME:
-        return None
     from flavorkit_torch._predict import predict
 
     return predict(model, data, params, conf)
 
 
 @hookimpl
-def flavorkit_detect_environment(flavor: str, path: Path, conf: dict[str, Any]) -> list[str] | None:
-    """Called by ``save_model``: pin torch, plus what the chosen format needs to load.
-
-    Returns ``None`` for flavors other than ``pytorch``.
-    """
-    if flavor != FLAVOR_NAME:
-        return None
+def flavorkit_detect_environment(path: Path, conf: dict[str, Any]) -> list[str]:
+    """Called by ``save_model``: pin torch, plus what the chosen format needs to load."""
     from flavorkit_torch._environment import requirements
 
     return requirements(Path(path), conf)
