@@ -45,6 +45,7 @@ test: $(STAMP) $(MLFLOW_STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check core plugins contrib tests benchmarks examples
 	$(PY) -m ruff format --check core plugins contrib tests benchmarks examples
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(STAMP) $(MLFLOW_STAMP)
 	$(PY) benchmarks/run.py
