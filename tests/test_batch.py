@@ -523,12 +523,21 @@ class Chat(flavorkit.PythonModel):
 
 
 def test_a_chat_style_json_file_is_predicted_whole_as_the_server_does(tmp_path: Path) -> None:
-    from flavorkit import ColSpec, ModelSignature, ParamSchema, ParamSpec, Schema
-    from flavorkit.signature import AnyType
+    from flavorkit import (
+        Array,
+        ColSpec,
+        ModelSignature,
+        Object,
+        ParamSchema,
+        ParamSpec,
+        Property,
+        Schema,
+    )
 
     path = tmp_path / "chat"
+    message = Object([Property("role", "string"), Property("content", "string")])
     signature = ModelSignature(
-        inputs=Schema([ColSpec(AnyType(), "messages")]),
+        inputs=Schema([ColSpec(Array(message), "messages")]),  # as MLflow's chat signatures
         params=ParamSchema([ParamSpec("times", "long", 1)]),
     )
     flavorkit.save_model(Chat(), path, signature=signature)
