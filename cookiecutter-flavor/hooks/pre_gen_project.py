@@ -9,6 +9,7 @@ cookiecutter itself was installed in.
 
 from __future__ import annotations
 
+import ast
 import json
 import keyword
 import re
@@ -22,6 +23,7 @@ ANSWERS: dict[str, object] = {
     "framework_distribution": {{ cookiecutter.framework_distribution | tojson }},
     "framework_min_version": {{ cookiecutter.framework_min_version | tojson }},
     "model_class": {{ cookiecutter.model_class | tojson }},
+    "extra_dependencies": {{ cookiecutter.extra_dependencies | tojson }},
     "save_method": {{ cookiecutter.save_method | tojson }},
     "load": {{ cookiecutter.load | tojson }},
     "model_format": {{ cookiecutter.model_format | tojson }},
@@ -30,6 +32,17 @@ ANSWERS: dict[str, object] = {
     "example_model": {{ cookiecutter.example_model | tojson }},
     "author_email": {{ cookiecutter.author_email | tojson }},
 }
+# MLflow's keys for the flavor's section, when the template knows them (cookiecutter.json)
+MLFLOW_KEYS: dict[str, str] | None = (
+    {
+        "version": {{ cookiecutter.__version_key | tojson }},
+        "format": {{ cookiecutter.__format_key | tojson }},
+    }
+    if {{ cookiecutter.__mlflow_section | tojson }}
+    else None
+)
+# keys MLflow's own loader reads that the template does not write
+MLFLOW_MISSING = {"catboost": "model_type (the class name, which mlflow.catboost rebuilds)"}
 
 # The flavor and plugin names flavorkit itself ships. A second plugin claiming
 # one of them conflicts with the built-in one (the first registered keeps it).
@@ -85,6 +98,13 @@ DISTRIBUTION = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 # public PEP 440 versions, as a minimum bound is written (1, 2.0, 1.4.2, 2.0rc1, 3.1.post1)
 VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+# the load form module:Class(keyword): the callable, then the keyword the file is passed as
+KEYWORD_FORM = re.compile(r"([^()]+)\(([A-Za-z_][A-Za-z0-9_]*)\)")
+# a requirement as pyproject.toml lists it: a name, extras, version bounds (no spaces)
+REQUIREMENT = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._,-]+\])?"
+    r"((==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!]+)?(,(==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!]+)*"
+)
 
 
 def _identifier(text: str) -> bool:
@@ -165,11 +185,14 @@ def check_save_load(answers: dict[str, object]) -> list[str]:
         )
     load = str(answers["load"])
     method_form = load.startswith(".") and _identifier(load[1:])
-    if not method_form and not _object_reference(load):
+    keyword = KEYWORD_FORM.fullmatch(load)
+    keyword_form = keyword is not None and _object_reference(keyword.group(1))
+    if not (method_form or keyword_form or _object_reference(load)):
         problems.append(
             "load: expected module:function (called with the file, returning the model), such "
-            "as 'keras.models:load_model' or 'mylib:Model.load', or .method (called on a new "
-            f"model_class() instance), such as '.load_model'; got {load!r}"
+            "as 'keras.models:load_model' or 'mylib:Model.load'; module:Class(keyword) (called "
+            "as Class(keyword=file)), such as 'lightgbm:Booster(model_file)'; or .method "
+            f"(called on a new model_class() instance), such as '.load_model'; got {load!r}"
         )
     fmt = str(answers["model_format"])
     if not FORMAT.fullmatch(fmt):
@@ -178,6 +201,17 @@ def check_save_load(answers: dict[str, object]) -> list[str]:
         )
     problems.extend(check_model_file(str(answers["model_file"])))
     return problems
+
+
+def check_extra_dependencies(text: str) -> list[str]:
+    """Problems with the other distributions a loaded model needs (space-separated)."""
+    bad = ", ".join(repr(item) for item in text.split() if not REQUIREMENT.fullmatch(item))
+    if bad:
+        return [
+            "extra_dependencies: expected requirements as pip installs them, separated by "
+            f"spaces, such as 'scikit-learn' or 'scikit-learn>=1.3'; got {bad}"
+        ]
+    return []
 
 
 def check_model_file(name: str) -> list[str]:
@@ -195,14 +229,25 @@ def check_model_file(name: str) -> list[str]:
     return []
 
 
-def check_example_model(expression: str) -> list[str]:
-    """Problems with the expression the generated tests use to build a model."""
+def check_example_model(expression: str, module: str) -> list[str]:
+    """Problems with the expression the generated tests use to build a model.
+
+    The tests import the framework module and nothing else of it, so the
+    expression reaches the framework through that name.
+    """
     try:
-        compile(expression, "example_model", "eval")
+        tree = ast.parse(expression.strip(), "example_model", "eval")
     except SyntaxError as exc:
         return [
             "example_model: expected one Python expression using X and y, such as "
             f"'mylib.Model().fit(X, y)'; got {expression!r} ({exc.msg})"
+        ]
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    if module not in names:
+        return [
+            f"example_model: expected an expression that reaches the framework through its "
+            f"module name, such as '{module}.Model().fit(X, y)' (the tests import "
+            f"{module} only); got {expression!r}"
         ]
     return []
 
@@ -214,7 +259,8 @@ def check(answers: dict[str, object]) -> tuple[list[str], list[str]]:
         *check_flavor_name(name),
         *check_framework(answers),
         *check_save_load(answers),
-        *check_example_model(str(answers["example_model"])),
+        *check_extra_dependencies(str(answers["extra_dependencies"])),
+        *check_example_model(str(answers["example_model"]), str(answers["framework_module"])),
     ]
     if not isinstance(answers["format_runs_code"], bool):
         problems.append(
@@ -223,13 +269,31 @@ def check(answers: dict[str, object]) -> tuple[list[str], list[str]]:
     email = str(answers["author_email"])
     if "@" not in email or any(c.isspace() for c in email):
         problems.append(f"author_email: expected an e-mail address; got {email!r}")
-    notes = []
-    if name in MLFLOW_ONLY_NAMES:
+    return problems, mlflow_notes(name)
+
+
+def mlflow_notes(name: str) -> list[str]:
+    """What to know when the flavor name is also one of MLflow's."""
+    if name not in MLFLOW_ONLY_NAMES:
+        return []
+    if MLFLOW_KEYS is None:
+        return [
+            f"note: {name!r} is also an MLflow flavor name, and the template does not know "
+            f"the keys of MLflow's {name!r} section: compare the section _native.persist "
+            f"writes with mlflow/{name}/__init__.py and write MLflow's keys, so that MLflow "
+            "and flavorkit read each other's folders."
+        ]
+    notes = [
+        f"note: {name!r} is also an MLflow flavor name: the section uses MLflow's keys "
+        f"({MLFLOW_KEYS['version']}, data, model_class, {MLFLOW_KEYS['format']}), and loading "
+        f"refuses a folder whose {MLFLOW_KEYS['format']} is not the model_format answered."
+    ]
+    if name in MLFLOW_MISSING:
         notes.append(
-            f"note: {name!r} is also an MLflow flavor name. Keep the keys MLflow writes in "
-            f"its {name!r} section, so that MLflow and flavorkit read each other's folders."
+            f"note: MLflow's own loader also reads {MLFLOW_MISSING[name]}; add it in "
+            "_native.persist before promising that MLflow reads the folders."
         )
-    return problems, notes
+    return notes
 
 
 def main() -> int:

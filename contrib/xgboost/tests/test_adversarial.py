@@ -511,7 +511,6 @@ def test_hook_refuses_a_section_of_a_wrong_type(
     # MLflow's loader and other callers reach the hook with whatever MLmodel held
     with pytest.raises(ManifestError, match=message) as info:
         hooks.flavorkit_load(
-            flavor="xgboost",
             path=pristine["regressor-ubj"],
             conf=conf,
             options={"allow_unsafe": False},

@@ -178,3 +178,16 @@ def test_mlflow_loader_predicts_like_the_model(regressor: Any, saved: Path) -> N
     pyfunc = flavorkit_xgboost._load_pyfunc(str(saved / "model.ubj"))
     rows = sample_models.rows()
     np.testing.assert_array_equal(pyfunc.predict(rows), regressor.predict(rows))
+
+
+def test_load_refuses_a_file_in_another_format_before_xgboost_reads_it(
+    regressor: Any, saved: Path
+) -> None:
+    # the format is told by the content, which is checked first: a pickle never reaches xgboost
+    import pickle
+
+    (saved / "model.pkl").write_bytes(pickle.dumps(regressor))
+    _edit_section(saved, data="model.pkl", model_format="pickle")
+    with pytest.raises(ManifestError, match="expected a JSON or UBJSON object") as info:
+        flavorkit_xgboost.load_model(saved, allow_unsafe=True)
+    assert info.value.key == "flavors.xgboost.data"

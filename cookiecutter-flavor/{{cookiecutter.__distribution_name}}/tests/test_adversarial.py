@@ -160,6 +160,7 @@ def test_what_stands_in_place_of_the_model_file_is_refused(saved: Path, tmp_path
         ({"code": _native.MODEL_FILE}, "code", "expected a folder"),
         ({"code": "missing"}, "code", "'missing' does not exist"),
         ({"data": "missing.bin"}, "data", "'missing.bin' does not exist"),
+        ({_native.FORMAT_KEY: ["list"]}, _native.FORMAT_KEY, "saved in format list"),
 {%- if cookiecutter.load.startswith(".") %}
         ({"model_class": 5}, "model_class", "expected a dotted class name"),
         ({"model_class": "a:b"}, "model_class", "expected a dotted class name"),
@@ -189,7 +190,6 @@ def test_hook_refuses_a_section_of_a_wrong_type(
     # MLflow's loader and other callers reach the hook with whatever MLmodel held
     with pytest.raises(ManifestError, match=message) as info:
         hooks.flavorkit_load(
-            flavor=_native.FLAVOR_NAME,
             path=saved,
             conf=conf,
             options={"allow_unsafe": ALLOW_UNSAFE},

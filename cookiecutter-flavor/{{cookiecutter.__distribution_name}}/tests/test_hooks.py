@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import sample_models
 import yaml
-from flavorkit.environment import installed_version
+from flavorkit.environment import installed_version, pin, read_requirements
 from flavorkit.exceptions import ManifestError{% if cookiecutter.format_runs_code %}, UnsafeFormatError{% endif %}
 
 import {{ cookiecutter.__package_name }}
@@ -47,8 +47,8 @@ def test_plugin_is_listed_with_status_ok() -> None:
 
 
 def test_persist_claims_its_models_and_declines_others(model: Any, tmp_path: Path) -> None:
+    # a save without a flavor name asks every plugin in turn; each claims only its own models
     assert hooks.flavorkit_persist(model=object(), path=tmp_path, flavor=None) is None
-    assert hooks.flavorkit_persist(model=model, path=tmp_path, flavor="another") is None
     answer = hooks.flavorkit_persist(model=model, path=tmp_path, flavor=None)
     assert answer is not None and answer["flavor"] == _native.FLAVOR_NAME
     assert (tmp_path / _native.MODEL_FILE).is_file()
@@ -61,15 +61,24 @@ def test_persist_refuses_other_objects_for_this_flavor(tmp_path: Path) -> None:
 
 def test_save_model_records_format_version_and_class(model: Any, saved: Path) -> None:
     manifest = flavorkit.Model.load(saved)
-    section = manifest.flavors[_native.FLAVOR_NAME]
-    assert section["data"] == _native.MODEL_FILE
-    assert section["model_format"] == _native.MODEL_FORMAT
-    assert section[_native.VERSION_KEY] == installed_version(_native.FRAMEWORK_DISTRIBUTION)
+    section = dict(manifest.flavors[_native.FLAVOR_NAME])
+    assert section.pop("code", None) is None  # flavorkit records code_paths there itself
     cls = type(model)
-    assert section["model_class"] == f"{cls.__module__}.{cls.__qualname__}"
+    assert section == {
+        _native.VERSION_KEY: installed_version(_native.FRAMEWORK_DISTRIBUTION),
+        "data": _native.MODEL_FILE,
+        "model_class": f"{cls.__module__}.{cls.__qualname__}",
+        _native.FORMAT_KEY: _native.MODEL_FORMAT,
+    }
     pyfunc = manifest.flavors["python_function"]
     assert pyfunc["loader_module"] == "{{ cookiecutter.__package_name }}"
     assert (saved / _native.MODEL_FILE).is_file()
+
+
+def test_requirements_pin_the_framework_and_what_models_need(saved: Path) -> None:
+    found = read_requirements(saved)
+    for distribution in (_native.FRAMEWORK_DISTRIBUTION, *_native.EXTRA_DISTRIBUTIONS):
+        assert pin(distribution) in found, (distribution, found)
 
 
 def test_load_model_returns_the_framework_object(model: Any, saved: Path) -> None:
@@ -98,6 +107,14 @@ def test_load_refuses_a_model_file_outside_the_folder(saved: Path) -> None:
     _edit_section(saved, data="../outside.bin")
     with pytest.raises(ManifestError, match="points outside the model folder"):
         {{ cookiecutter.__package_name }}.load_model(saved, allow_unsafe=True)
+
+
+def test_load_refuses_a_folder_saved_in_another_format(saved: Path) -> None:
+    # e.g. a folder MLflow wrote with a pickle: it never reaches the framework's reader
+    _edit_section(saved, **{_native.FORMAT_KEY: "cloudpickle"})
+    with pytest.raises(ManifestError, match=r"saved in format 'cloudpickle'") as info:
+        {{ cookiecutter.__package_name }}.load_model(saved, allow_unsafe=True)
+    assert info.value.key == f"{_native.SECTION_KEY}.{_native.FORMAT_KEY}"
 
 
 def test_load_reports_a_missing_model_file(saved: Path) -> None:

@@ -39,6 +39,15 @@ def is_xgboost_model(model: Any) -> bool:
     return isinstance(model, (xgboost.Booster, xgboost.XGBModel))
 
 
+def not_native(model: Any) -> TypeError:
+    """The error for an object of another type saved under this flavor's name."""
+    cls = type(model)
+    return TypeError(
+        "flavor 'xgboost' saves xgboost.Booster and xgboost.XGBModel objects, "
+        f"got {cls.__module__}.{cls.__qualname__}"
+    )
+
+
 def is_booster(model: Any) -> bool:
     """Whether ``model`` is a native Booster (rather than a scikit-learn-interface model)."""
     import xgboost
@@ -55,7 +64,7 @@ def class_name(model: Any) -> str:
 def resolve(name: Any, folder: Path, *, allow_unsafe: bool, code_dir: Path | None = None) -> type:
     """The class a folder's ``model_class`` names (``None``: a Booster), checked, not yet built.
 
-    The name is imported through ``flavorkit._imports.import_object``, which
+    The name is imported through ``flavorkit.folder.import_object``, which
     refuses code found inside the model ``folder`` or the current directory
     without the opt-in, and the result must be ``xgboost.Booster``,
     ``xgboost.XGBModel`` or a subclass before anything is built from it.
@@ -97,7 +106,7 @@ def resolve(name: Any, folder: Path, *, allow_unsafe: bool, code_dir: Path | Non
 
 def _import(name: str, spec: str, folder: Path, allow_unsafe: bool, code_dir: Path | None) -> type:
     import xgboost
-    from flavorkit._imports import import_object
+    from flavorkit.folder import import_object
 
     manifest = folder / "MLmodel"
     try:

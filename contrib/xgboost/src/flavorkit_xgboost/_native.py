@@ -12,11 +12,14 @@ Nothing here imports xgboost at module import time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flavorkit.exceptions import ManifestError
 
 from flavorkit_xgboost import _classes, _modelfile, _predict
+
+if TYPE_CHECKING:
+    from flavorkit.hookspecs import Persisted
 
 FLAVOR_NAME = "xgboost"
 FRAMEWORK_MODULE = "xgboost"
@@ -39,16 +42,16 @@ def check_format(model_format: Any) -> str:
     return str(model_format)
 
 
-def persist(model: Any, folder: Path, options: dict[str, Any]) -> dict[str, Any]:
+def persist(model: Any, folder: Path, options: dict[str, Any]) -> Persisted:
     """Write ``model`` into the (empty) model folder and describe it for ``MLmodel``.
 
     Called by the persist hook. Pops the options ``model_format`` (``ubj``
     or ``json``) and ``predict_fn`` (``predict`` or, for classifiers,
     ``predict_proba``). Returns the hook's answer: MLflow's ``xgboost``
     section, the ``python_function`` keys and the params the model's
-    predictions take. Raises ``ValueError`` for an unknown format,
-    ``SignatureError`` for a method the model lacks; xgboost's own errors
-    propagate.
+    predictions take (flavorkit adds ``code`` to the section itself).
+    Raises ``ValueError`` for an unknown format, ``SignatureError`` for a
+    method the model lacks; xgboost's own errors propagate.
     """
     import xgboost
 
@@ -61,8 +64,6 @@ def persist(model: Any, folder: Path, options: dict[str, Any]) -> dict[str, Any]
         "data": name,
         "model_class": _classes.class_name(model),
         "model_format": fmt,
-        # the core sets this to the code folder when save_model is given code_paths
-        "code": None,
     }
     pyfunc: dict[str, Any] = {"loader_module": LOADER_MODULE, "data": name}
     if predict_fn is not None:
@@ -73,6 +74,21 @@ def persist(model: Any, folder: Path, options: dict[str, Any]) -> dict[str, Any]
         "pyfunc": pyfunc,
         "params": _predict.param_specs(model, predict_fn),
     }
+
+
+def requirements(model: Any) -> list[str]:
+    """The exact pins a freshly saved ``model`` needs.
+
+    xgboost; scikit-learn for the scikit-learn interface (xgboost leaves it
+    optional, but XGBModel cannot be built without it); and the distribution
+    of a subclass's own module, when one is installed.
+    """
+    from flavorkit.environment import pins_for_modules
+
+    modules = [FRAMEWORK_MODULE, type(model).__module__.split(".", 1)[0]]
+    if not _classes.is_booster(model):
+        modules.append("sklearn")
+    return pins_for_modules(dict.fromkeys(modules))
 
 
 def _text_or_none(conf: dict[str, Any], name: str, manifest: Path) -> None:
@@ -90,7 +106,7 @@ def load(path: Path, conf: dict[str, Any], *, allow_unsafe: bool) -> Any:
 
     Called by the load hook. ``path`` may also be the model file itself (the
     layout MLflow 1.x handed its loader). Every path the section names is
-    resolved by ``flavorkit._folder.model_file`` (inside the folder, links
+    resolved by ``flavorkit.folder.model_file`` (inside the folder, links
     followed, a regular file or a folder); ``model_class`` is imported and
     checked (``_classes.resolve``) before anything is built; the file is read
     once and checked (``_modelfile.check``) before xgboost parses it, since
@@ -99,7 +115,7 @@ def load(path: Path, conf: dict[str, Any], *, allow_unsafe: bool) -> Any:
     ``model_class`` outside xgboost, or a model flavorkit cannot check, without
     ``allow_unsafe``.
     """
-    from flavorkit._folder import model_file, read_bytes
+    from flavorkit.folder import model_file, read_bytes
 
     folder = path if path.is_dir() else path.parent
     manifest = folder / "MLmodel"

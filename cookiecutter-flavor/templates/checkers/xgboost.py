@@ -1,0 +1,1 @@
+../../../contrib/xgboost/src/flavorkit_xgboost/_modelfile.py

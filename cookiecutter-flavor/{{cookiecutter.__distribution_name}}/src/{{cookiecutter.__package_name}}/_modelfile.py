@@ -1,0 +1,1 @@
+{%- if cookiecutter.__file_check %}{% include "checkers/" ~ cookiecutter.__file_check ~ ".py" %}{% endif %}
