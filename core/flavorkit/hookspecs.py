@@ -10,11 +10,14 @@ Routing: ``flavorkit_load``, ``flavorkit_predict``, ``flavorkit_native`` and
 (the one whose ``flavorkit_flavors`` lists it), so a hook never has to check
 that the flavor is its own. ``flavorkit_persist`` reaches the owner of
 ``flavor`` when the caller named one; otherwise plugins are asked in turn
-until one claims the model (returns a ``Persisted``), in this order: the
-plugin registered last is asked first (pluggy's order), installed plugins
-are registered in the sorted order of their entry-point names, and the
-built-in ``python_function`` plugin is always asked last. A plugin that
-recognises only its own model types never depends on that order.
+until one claims the model (returns a ``Persisted``), in this order:
+implementations marked ``@hookimpl(tryfirst=True)`` first (a plugin for one
+framework whose models a general plugin would also claim, e.g. XGBoost's
+scikit-learn-compatible classes), then the plugin registered last first
+(pluggy's order; installed plugins are registered in the sorted order of
+their entry-point names), and the built-in ``python_function`` plugin
+(``trylast``) last. A plugin that recognises only its own model types never
+depends on that order.
 
 Hook bodies import their framework; the module that holds them must not.
 Files named in ``MLmodel`` are resolved with ``flavorkit.folder.model_file``
