@@ -34,7 +34,7 @@ from flavorkit.io import (
     rows_input,
 )
 from flavorkit.signature import DataType
-from flavorkit.signature._exact import FLOAT_EXACT, INT_BOUNDS
+from flavorkit.signature._exact import FLOAT_EXACT, FLOAT_MAX, INT_BOUNDS
 
 if TYPE_CHECKING:
     from flavorkit.api._pyfunc import PyFuncModel
@@ -386,7 +386,7 @@ def _refuse_inf_array(arr: Any, name: Any, what: str) -> None:
 _OK, _ALONE, _UNSURE, _ALONE_UNSURE = "ok", "alone", "unsure", "alone-unsure"
 _DOUBLE_INTS = FLOAT_EXACT[DataType.double]  # the integers a double holds exactly
 _FLOAT_INTS = FLOAT_EXACT[DataType.float]
-_FLOAT32_MAX = 3.4028234663852886e38  # larger text overflows a float column to infinity
+_FLOAT32_MAX = FLOAT_MAX[DataType.float]  # larger text overflows a float column to infinity
 
 
 _DOUBLE, _FLOAT, _LONG, _INTEGER, _BOOLEAN, _STRING, _OTHER = range(7)

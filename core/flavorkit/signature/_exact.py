@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FLOAT_EXACT",
+    "FLOAT_MAX",
     "INT_BOUNDS",
     "exact_cast",
     "int_fits",
@@ -48,6 +49,11 @@ INT_BOUNDS: dict[DataType, tuple[int, int]] = {
 # the largest integer magnitude a float type holds exactly (2**mantissa bits); every
 # integer from -limit to limit converts and comes back unchanged
 FLOAT_EXACT: dict[DataType, int] = {DataType.float: 2**24, DataType.double: 2**53}
+# the largest finite value of each float type; a larger number becomes infinity
+FLOAT_MAX: dict[DataType, float] = {
+    DataType.float: 3.4028234663852886e38,
+    DataType.double: sys.float_info.max,
+}
 _MANTISSA_EXACT = {2: 2**11, 4: FLOAT_EXACT[DataType.float], 8: FLOAT_EXACT[DataType.double]}
 
 
