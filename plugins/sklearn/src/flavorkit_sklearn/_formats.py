@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from flavorkit.exceptions import FlavorkitError, ManifestError, PluginError, UnsafeFormatError
 from flavorkit.folder import first_untrusted, open_regular
 
+from flavorkit_sklearn import _skops
 from flavorkit_sklearn._trust import TypeNames, normalize
 
 SKOPS = "skops"
@@ -88,10 +89,9 @@ def dump(
 
 
 def _dump_skops(model: Any, file: Path, declared: TypeNames | None) -> list[str] | None:
-    import skops.io
-
-    skops.io.dump(model, file)
-    needed = sorted(skops.io.get_untrusted_types(file=file))
+    skops_io = _skops.skops_io()
+    skops_io.dump(model, file)
+    needed = sorted(skops_io.get_untrusted_types(file=file))
     if declared is not None:
         missing = sorted(set(needed) - set(normalize(declared)))
         if missing:
@@ -101,7 +101,7 @@ def _dump_skops(model: Any, file: Path, declared: TypeNames | None) -> list[str]
             )
     # read back at once, as MLflow does: skops can write objects it cannot rebuild
     try:
-        skops.io.load(file, trusted=needed or None)
+        skops_io.load(file, trusted=needed or None)
     except Exception as exc:
         raise ValueError(
             f"skops could not read back the estimator it wrote ({type(exc).__name__}: {exc}); "
@@ -173,11 +173,10 @@ def _unreadable(file: Path, key: str, fmt: str, exc: BaseException) -> ManifestE
 def _load_skops(
     fh: BinaryIO, file: Path, key: str, trusted: list[str], allow_unsafe: bool, folder: Path
 ) -> Any:
-    import skops.io
-
+    skops_io = _skops.skops_io()
     try:
         # skops reads the zip archive (schema.json and the arrays) from the open file
-        found = sorted(skops.io.get_untrusted_types(file=fh))  # type: ignore[arg-type]
+        found = sorted(skops_io.get_untrusted_types(file=fh))  # type: ignore[arg-type]
         modules = _schema_modules(fh)
     except FlavorkitError:
         raise
@@ -190,7 +189,7 @@ def _load_skops(
         _check_module_origins(modules, file, folder)
     try:
         fh.seek(0)
-        return skops.io.load(fh, trusted=found or None)
+        return skops_io.load(fh, trusted=found or None)
     except FlavorkitError:
         raise
     except Exception as exc:
