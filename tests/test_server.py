@@ -271,3 +271,18 @@ def test_server_docs_page_serves_swagger_ui_offline(client: httpx.Client) -> Non
     assert page.status_code == 200 and "SwaggerUIBundle" in page.text
     asset = client.get("/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.content) > 100_000
+
+
+def test_uvicorn_options_carry_the_config_and_round_trip_to_workers() -> None:
+    from flavorkit.server._config import CONFIG_ENV, ServerConfig
+    from flavorkit.server._run import uvicorn_options
+
+    config = ServerConfig("m", port=8123, workers=2, loop="asyncio", http="h11")
+    options = uvicorn_options(config)
+    assert (options["loop"], options["http"]) == ("asyncio", "h11")
+    assert (options["port"], options["workers"], options["lifespan"]) == (8123, 2, "on")
+    assert options["limit_concurrency"] == config.max_connections
+    assert uvicorn_options(ServerConfig("m"))["loop"] == "auto"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CONFIG_ENV, config.to_env())
+        assert ServerConfig.from_env() == config

@@ -28,6 +28,10 @@ class ServerConfig:
     connection is closed). ``max_connections`` is uvicorn's
     ``limit_concurrency``: past that many open connections or requests in
     flight, new requests are answered 503 (None: no limit).
+
+    ``loop`` and ``http`` are uvicorn's: ``auto`` takes uvloop and httptools
+    when they are installed (the ``serve`` extra brings them), else asyncio
+    and h11.
     """
 
     model_uri: str
@@ -47,6 +51,8 @@ class ServerConfig:
     model_config: dict[str, Any] = field(default_factory=dict)
     access_log: bool = False
     log_level: str = "info"
+    loop: str = "auto"
+    http: str = "auto"
 
     def to_env(self) -> str:
         """JSON for ``FLAVORKIT_SERVER_CONFIG``, read back by each worker."""

@@ -50,6 +50,25 @@ def check(config: ServerConfig) -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {text}"
 
 
+def uvicorn_options(config: ServerConfig) -> dict[str, object]:
+    """The keyword arguments ``uvicorn.run`` gets for ``config`` (besides the app)."""
+    return {
+        "host": config.host,
+        "port": config.port,
+        "workers": config.workers,
+        "loop": config.loop,
+        "http": config.http,
+        "log_config": log_config(config.log_level),
+        "log_level": config.log_level,
+        "access_log": config.access_log,
+        "lifespan": "on",
+        # past this many open connections (or requests in flight) new requests get 503
+        "limit_concurrency": config.max_connections,
+        # in-flight requests get the request timeout to finish after SIGTERM
+        "timeout_graceful_shutdown": max(1, int(config.request_timeout_s) + 5),
+    }
+
+
 def serve(config: ServerConfig, *, env_manager: str = "local") -> int:
     """Serve ``config.model_uri`` until SIGTERM/SIGINT; returns the exit status.
 
@@ -73,21 +92,7 @@ def serve(config: ServerConfig, *, env_manager: str = "local") -> int:
     import uvicorn
 
     os.environ[CONFIG_ENV] = config.to_env()
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=config.host,
-        port=config.port,
-        workers=config.workers,
-        log_config=log_config(config.log_level),
-        log_level=config.log_level,
-        access_log=config.access_log,
-        lifespan="on",
-        # past this many open connections (or requests in flight) new requests get 503
-        limit_concurrency=config.max_connections,
-        # in-flight requests get the request timeout to finish after SIGTERM
-        timeout_graceful_shutdown=max(1, int(config.request_timeout_s) + 5),
-    )
+    uvicorn.run(APP_FACTORY, factory=True, **uvicorn_options(config))
     return 0
 
 
