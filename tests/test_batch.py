@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import io
 import json
 import re
 import subprocess
@@ -18,6 +19,8 @@ from _serving_models import save_doubler, save_labels, save_linear, server_env
 from flavorkit.batch import predict_file
 from flavorkit.cli import main
 from flavorkit.exceptions import PayloadError, SchemaEnforcementError
+from flavorkit.io import csv_chunks
+from flavorkit.signature import ColSpec, Schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -552,3 +555,131 @@ def test_a_chat_style_json_file_is_predicted_whole_as_the_server_does(tmp_path: 
     assert read_output(tmp_path / "out.json", "json") == [{"answer": "HIHI"}]
     scorer = Scorer(model)
     assert json.loads(scorer.score(scorer.prepare(text.encode(), "json"))) == {"answer": "HIHI"}
+
+
+# -- CSV numbers parsed by the reader: the same values and messages as the text read ---
+
+
+class _Pipe(io.BytesIO):
+    """An input that cannot go back (stdin): read as text throughout."""
+
+    def seekable(self) -> bool:
+        return False
+
+
+def _csv_chunks_seen(source: io.BytesIO, schema: Schema, chunk_rows: int) -> list[Any]:
+    seen: list[Any] = []
+    try:
+        for chunk in csv_chunks(source, schema, chunk_rows):
+            seen.append(
+                [
+                    (name, str(col.dtype), repr(col.astype(object).tolist()))
+                    for name, col in chunk.data.items()
+                ]
+                + [chunk.rows, list(chunk.data.index)]
+            )
+    except Exception as exc:
+        seen.append((type(exc).__name__, str(exc), getattr(exc, "rows", None)))
+    return seen
+
+
+ODD_CELLS = [
+    "",
+    "inf",
+    "-Infinity",
+    "nan",
+    "NaN",
+    "1e400",
+    "2e19",
+    "9223372036854775808",
+    "18446744073709551616",
+    "123456789012345678901234",
+    "9007199254740993",
+    "16777217",
+    "2147483648",
+    "True",
+    "false",
+    "abc",
+    " 4",
+    "+3",
+    "0x10",
+    "2.5",
+    "1.7976931348623157e308",
+    "4.9e-324",
+    "0.1000000000000000055511151231257827",
+]
+
+
+@pytest.mark.parametrize("column", ["a", "b", "c", "d", "e", "id"])
+@pytest.mark.parametrize("cell", ODD_CELLS)
+def test_csv_numbers_read_from_a_file_match_the_text_read(column: str, cell: str) -> None:
+    schema = Schema(
+        [
+            ColSpec("double", "a"),
+            ColSpec("long", "b"),
+            ColSpec("float", "c", required=False),
+            ColSpec("integer", "d", required=False),
+            ColSpec("double", "e"),
+            ColSpec("string", "id"),
+        ]
+    )
+    lines = ["id,a,b,c,d,e,extra"]
+    for i in range(9):
+        cells = {
+            "id": f"r{i}",
+            "a": f"{i * 0.1}",
+            "b": str(i),
+            "c": "1.5",
+            "d": str(-i),
+            "e": str(i),
+        }
+        if i == 6:  # the fourth chunk of two rows, after three read as numbers
+            cells[column] = cell
+        lines.append(",".join([*cells.values(), "x"]))
+    data = ("\n".join(lines) + "\n").encode()
+    from_file = _csv_chunks_seen(io.BytesIO(data), schema, 2)
+    assert from_file == _csv_chunks_seen(_Pipe(data), schema, 2)
+    assert len(from_file) == (5 if isinstance(from_file[-1], list) else 4)
+
+
+def test_csv_file_read_as_numbers_predicts_as_from_stdin(linear: Any, tmp_path: Path) -> None:
+    frame = table(25)
+    source = write_input(tmp_path / "in.csv", frame, "csv")
+    predict_file(linear, str(source), str(tmp_path / "out.csv"), chunk_rows=4, keep=["id"])
+    from_file = pd.read_csv(tmp_path / "out.csv")
+    assert from_file["prediction"].tolist() == expected(frame)
+    assert from_file["id"].tolist() == frame["id"].tolist()
+
+
+def test_parquet_chunks_after_the_first_are_written_as_from_pandas_writes_them() -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from flavorkit.batch._writer import Writer
+
+    chunks = []
+    for start in (0, 3, 6):
+        index = pd.RangeIndex(start, start + 3)
+        keep = pd.DataFrame(
+            {
+                "id": pd.array(["a", None, "c"], dtype="str"),
+                "n": pd.array([1, None, 3], dtype="Int64"),
+                "t": pd.to_datetime(["2024-01-01", None, "2024-01-03"]),
+            },
+            index=index,
+        )
+        chunks.append((keep, np.array([0.5, np.nan, start])))
+    sink = io.BytesIO()
+    writer = Writer(sink, "parquet")
+    for keep, result in chunks:
+        assert writer.write(result, keep, 3) == 3
+    writer.close()
+    written = pq.read_table(io.BytesIO(sink.getvalue()))
+    tables = [
+        pa.Table.from_pandas(
+            pd.concat([keep.reset_index(drop=True), pd.DataFrame({"prediction": result})], axis=1),
+            preserve_index=False,
+        )
+        for keep, result in chunks
+    ]
+    assert written.equals(pa.concat_tables(tables))
+    assert written.schema.metadata == tables[0].schema.metadata

@@ -99,7 +99,7 @@ def predict_file(
                         extra = [c for c in data.columns if str(c) not in named]
                         if extra:
                             ignored.update(str(c) for c in extra if str(c) not in keep)
-                            data = data[[c for c in data.columns if str(c) in named]]
+                            data = _columns(data, [c for c in data.columns if str(c) in named])
                     try:
                         result = model.predict(
                             data, params=params if params is not None else chunk.params
@@ -195,4 +195,11 @@ def _kept(chunk: Chunk, keep: Sequence[str]) -> pd.DataFrame | None:
             field="keep",
         )
     assert frame is not None
-    return frame[list(keep)]
+    return _columns(frame, list(keep))
+
+
+def _columns(frame: pd.DataFrame, names: list[Any]) -> pd.DataFrame:
+    """``frame[names]``: taken by position where the frame's names are unique (faster)."""
+    if not frame.columns.is_unique:
+        return frame[names]
+    return frame.take([frame.columns.get_loc(name) for name in names], axis=1)

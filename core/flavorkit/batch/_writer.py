@@ -43,6 +43,9 @@ class Writer:
         if self.fmt in ("json", "jsonl"):
             return self._write_json(result, keep)
         frame = predictions_frame(result)
+        if self._parquet is not None and self._write_same_columns(keep, frame):
+            self.count += len(frame)
+            return len(frame)
         if keep is not None:
             import pandas as pd
 
@@ -90,6 +93,33 @@ class Writer:
                     field="output",
                 ) from None
         self._parquet.write_table(table)
+
+    def _write_same_columns(self, keep: pd.DataFrame | None, frame: pd.DataFrame) -> bool:
+        """Write the kept columns and predictions of a Parquet chunk after the first, if they fit.
+
+        They are the table ``from_pandas`` makes of the two side by side,
+        column by column as it converts them, without its metadata (the
+        file's schema, from the first chunk, holds it). False, with nothing
+        written, when the columns are not the first chunk's, by name and
+        type: the general path converts, casts or says why it cannot.
+        """
+        import pyarrow as pa
+
+        parts = [keep, frame] if keep is not None else [frame]
+        columns = [(name, part[name]) for part in parts for name in part.columns]
+        names = [name for name, _ in columns]
+        if names != self._parquet.schema.names or len(set(names)) != len(names):
+            return False
+        try:
+            table = pa.Table.from_arrays(
+                [pa.array(col, from_pandas=True) for _, col in columns], names=names
+            )
+        except (pa.ArrowException, ValueError, TypeError):
+            return False
+        if not table.schema.equals(self._parquet.schema, check_metadata=False):
+            return False
+        self._parquet.write_table(table)
+        return True
 
     def close(self) -> None:
         """Finish the output (the JSON list, the Parquet footer)."""

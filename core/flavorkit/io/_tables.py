@@ -24,8 +24,17 @@ from typing import IO, TYPE_CHECKING, Any
 
 from flavorkit.exceptions import FlavorkitError, PayloadError
 from flavorkit.io._chunks import Chunk, after, counts_rows, first_line, located, tell
-from flavorkit.io._convert import binary_frame, exact, text_frame
+from flavorkit.io._convert import (
+    _field,
+    _spec_for,
+    _typed_numbers,
+    binary_frame,
+    exact,
+    text_frame,
+)
 from flavorkit.io._payload import Limits, is_column_schema
+from flavorkit.signature import DataType
+from flavorkit.signature._exact import FLOAT_EXACT, INT_BOUNDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,32 +134,170 @@ def csv_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) -> Ite
     Raises ``PayloadError`` for an empty input, text that is not UTF-8
     (naming its line) and malformed CSV, ``SchemaEnforcementError`` for a
     cell that does not fit its column (naming the row).
+
+    A file whose signature declares numeric columns has those columns parsed
+    to numbers by pandas' reader (:func:`_numeric_chunk`) instead of read as
+    text and converted after: the same parser, without a text copy of every
+    cell. A chunk that reader cannot vouch for (a cell that is not a plain
+    finite number, an error) sends the read back to the start of the file in
+    text mode, passing over the rows already yielded, so every value and
+    every message is the text conversion's.
     """
     import pandas as pd
 
     options = CSV_TEXT_OPTIONS if is_column_schema(schema) else {}
     positions = counts_rows(schema)
-    start = tell(source)
+    origin = tell(source)
+    numeric = _numeric_columns(source, schema, origin)
     done = 0
+    reported = 0  # bytes of the input reported as read (progress)
+    skip = 0  # rows yielded before the read went back to the start
+    parsed: frozenset[str] = frozenset()
     try:
-        reader = pd.read_csv(source, chunksize=chunk_rows, **options)
-        with reader:
-            for frame in reader:
-                pos = tell(source)
-                rows = len(frame)
-                if rows == 0:
-                    continue
-                try:
-                    data, frame = table_input(frame, schema, text=True)
-                except FlavorkitError as exc:
-                    raise located(exc, done + 1, done + rows, positions=positions) from None
-                yield Chunk(data, rows, frame, advanced=pos - start)
-                start = pos
-                done += rows
+        while True:
+            expected: list[str] = []
+            if numeric:
+                expected, parsed = numeric
+                read_options = {
+                    **options,
+                    "dtype": {c: str for c in expected if c not in parsed},
+                    "low_memory": False,  # one typing pass per chunk, never mixed pieces
+                }
+            else:
+                read_options = options
+            restart = False
+            reader = pd.read_csv(source, chunksize=chunk_rows, **read_options)
+            with reader:
+                frames = iter(reader)
+                while True:
+                    try:
+                        frame = next(frames)
+                    except StopIteration:
+                        break
+                    except (ValueError, UnicodeDecodeError):
+                        if not numeric:
+                            raise
+                        restart = True
+                        break
+                    pos = tell(source)
+                    rows = len(frame)
+                    if rows == 0:
+                        continue
+                    if skip:
+                        # rows yielded by the numeric read: the text read passes over them
+                        taken = min(skip, rows)
+                        skip -= taken
+                        if taken == rows:
+                            continue
+                        frame = frame.iloc[taken:]
+                        rows = len(frame)
+                    try:
+                        converted = (
+                            _numeric_chunk(frame, schema, expected, parsed)
+                            if numeric
+                            else table_input(frame, schema, text=True)
+                        )
+                    except FlavorkitError as exc:
+                        raise located(exc, done + 1, done + rows, positions=positions) from None
+                    if converted is None:
+                        restart = True
+                        break
+                    data, frame = converted
+                    advanced = max(pos - origin - reported, 0)
+                    reported += advanced
+                    yield Chunk(data, rows, frame, advanced=advanced)
+                    done += rows
+            if not restart:
+                return
+            # the text read from the start gives the values and messages of this chunk
+            source.seek(origin)
+            numeric = None
+            skip = done
     except FlavorkitError:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise _csv_error(exc, source, done) from None
+
+
+def _numeric_columns(
+    source: IO[bytes], schema: Schema | None, origin: int
+) -> tuple[list[str], frozenset[str]] | None:
+    """(the header's names, those of numeric ColSpecs) when pandas may parse them; else None.
+
+    Only for a column signature and an input that can go back to ``origin``
+    (a file, not stdin): a chunk the numeric read cannot vouch for is read
+    again as text from there.
+    """
+    import pandas as pd
+
+    if not is_column_schema(schema):
+        return None
+    assert schema is not None
+    try:
+        if not source.seekable():
+            return None
+        header = pd.read_csv(source, nrows=0, **CSV_TEXT_OPTIONS)
+    except Exception:  # the text read reports what is wrong with the input
+        header = None
+    try:
+        source.seek(origin)
+    except (AttributeError, OSError, ValueError):
+        return None
+    if header is None:
+        return None
+    names = [str(c) for c in header.columns]
+    if len(set(names)) != len(names) or list(header.columns) != names:
+        return None
+    parsed = frozenset(
+        name
+        for name, spec in zip(names, _spec_for(names, schema), strict=True)
+        if spec is not None
+        and isinstance(spec.type, DataType)
+        and (spec.type in INT_BOUNDS or spec.type in FLOAT_EXACT)
+    )
+    return (names, parsed) if parsed else None
+
+
+def _numeric_chunk(
+    frame: pd.DataFrame, schema: Schema | None, names: list[str], parsed: frozenset[str]
+) -> tuple[Any, Any] | None:
+    """``table_input`` of a chunk whose ``parsed`` columns pandas read as numbers, or None.
+
+    None (read the chunk as text) unless every parsed column came out as
+    int64, or as float64 holding only finite values below 2**63: those are
+    cells the text conversion parses to the very same numbers with the same
+    parser, and a text cell that is empty, not a number, ``inf``, or an
+    integer beyond 64 bits never comes out that way. Any refusal also
+    returns None, so the text conversion says it, for the first column it
+    reaches.
+    """
+    import numpy as np
+    import pandas as pd
+
+    assert schema is not None
+    if list(frame.columns) != names or not isinstance(frame.index, pd.RangeIndex):
+        return None
+    specs = _spec_for(names, schema)
+    text = [name for name in names if name not in parsed]
+    try:
+        typed_text = text_frame(frame[text], schema) if text else None
+        out = {}
+        for name, spec in zip(names, specs, strict=True):
+            if name not in parsed:
+                assert typed_text is not None
+                out[name] = typed_text[name]
+                continue
+            arr = frame[name].to_numpy()
+            if arr.dtype == np.float64:
+                if not np.isfinite(arr).all() or (np.abs(arr) >= 2.0**63).any():
+                    return None
+            elif arr.dtype != np.int64:
+                return None
+            out[name] = _typed_numbers(arr, None, spec.type, _field(name, spec), text=True)
+    except FlavorkitError:
+        return None
+    typed = pd.DataFrame(out, index=frame.index)
+    return typed, typed
 
 
 def _csv_error(exc: Exception, source: IO[Any], done: int) -> Exception:
