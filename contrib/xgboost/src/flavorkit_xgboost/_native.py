@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from flavorkit.exceptions import ManifestError
 
-from flavorkit_xgboost import _classes, _modelfile, _predict
+from flavorkit_xgboost import _classes, _predict
 
 if TYPE_CHECKING:
     from flavorkit.hookspecs import Persisted
@@ -116,6 +116,8 @@ def load(path: Path, conf: dict[str, Any], *, allow_unsafe: bool) -> Any:
     ``allow_unsafe``.
     """
     from flavorkit.folder import model_file, read_bytes
+
+    from flavorkit_xgboost import _modelfile  # the checker, only when a model is loaded
 
     folder = path if path.is_dir() else path.parent
     manifest = folder / "MLmodel"
