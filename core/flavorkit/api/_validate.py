@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-PYFUNC = "python_function"
+from flavorkit.api._load import PYFUNC
 
 
 def validate_model(

@@ -240,21 +240,28 @@ def _match_named(df: pd.DataFrame, plan: Plan) -> list[tuple[Any, int, str]]:
     ]
     extra = [k for k in by_key if k not in plan.keys]
     if missing:
-        note = (
-            f" The input also has {len(extra)} column(s) the signature does not name: "
-            f"{names_preview(extra)}."
-            if extra
-            else ""
-        )
-        raise SchemaEnforcementError(
-            f"Model is missing inputs {missing}.{note} Add the missing column(s) to the input.",
-            field=", ".join(missing),
-            expected=list(plan.keys),
-            actual=list(by_key),
-        )
+        raise missing_columns_error(missing, extra, expected=list(plan.keys), actual=list(by_key))
     if extra:
         _warn(f"dropping input column(s) the signature does not name: {names_preview(extra)}")
     return [(s, by_key[k], k) for s, k in zip(plan.specs, plan.keys, strict=True) if k in by_key]
+
+
+def missing_columns_error(
+    missing: list[str], extra: list[Any], *, expected: Any, actual: Any
+) -> SchemaEnforcementError:
+    """The error for required columns the input lacks (MLflow's wording), naming extra ones."""
+    note = (
+        f" The input also has {len(extra)} column(s) the signature does not name: "
+        f"{names_preview(extra)}."
+        if extra
+        else ""
+    )
+    return SchemaEnforcementError(
+        f"Model is missing inputs {missing}.{note} Add the missing column(s) to the input.",
+        field=", ".join(missing),
+        expected=expected,
+        actual=actual,
+    )
 
 
 def _enforce_column(values: Any, spec: ColSpec, field: str) -> Any:

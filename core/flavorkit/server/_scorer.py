@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from flavorkit.enforce import enforce_params, enforce_schema
+from flavorkit.enforce._columns import missing_columns_error
 from flavorkit.enforce._values import names_preview
 from flavorkit.exceptions import FlavorkitError, PayloadError, SchemaEnforcementError
 from flavorkit.io import (
@@ -222,17 +223,9 @@ class Scorer:
                 if required and at is None
             ]
             if missing:
-                extra = [c for c in rows.columns if c not in self._names]
-                note = (
-                    f" The input also has {len(extra)} column(s) the signature does not name: "
-                    f"{names_preview(extra)}."
-                    if extra
-                    else ""
-                )
-                raise SchemaEnforcementError(
-                    f"Model is missing inputs {missing}.{note} Add the missing column(s) to the "
-                    "input.",
-                    field=", ".join(missing),
+                raise missing_columns_error(
+                    missing,
+                    [c for c in rows.columns if c not in self._names],
                     expected=[name for name, _, _ in plan.specs],
                     actual=f"{len(rows.columns)} columns",
                 )

@@ -26,6 +26,7 @@ from typing import Any
 
 from flavorkit.testing._case import FlavorCase, _default_predict
 from flavorkit.testing._support import (
+    CORE_FILES,
     SUBPROCESS_TIMEOUT_S,
     Verdict,
     describe_error,
@@ -37,15 +38,6 @@ from flavorkit.testing._support import (
 )
 from flavorkit.testing._values import compare, decode, flatten
 
-# what the core writes into every folder (code/ only when the save is given code_paths)
-CORE_FILES = (
-    "MLmodel",
-    "requirements.txt",
-    "python_env.yaml",
-    "conda.yaml",
-    "input_example.json",
-    "serving_input_example.json",
-)
 CODE_DIR = "code"
 
 # one fresh interpreter per case: loads the shared folder by its absolute path and predicts

@@ -22,21 +22,10 @@ from flavorkit.testing._hostile import (
     fixed_mutations,
     probe,
 )
-from flavorkit.testing._support import Verdict, python_env, saved_model, scratch_dir
+from flavorkit.testing._support import CORE_FILES, Verdict, python_env, saved_model, scratch_dir
 
 # seconds one load of one spoiled folder may take (a real model loads in well under one)
 HOSTILE_BOUND_S = 30.0
-# what the core writes into every folder; the core's own suite spoils these
-CORE_FILES = frozenset(
-    {
-        "MLmodel",
-        "requirements.txt",
-        "python_env.yaml",
-        "conda.yaml",
-        "input_example.json",
-        "serving_input_example.json",
-    }
-)
 _ENTRIES = ("load_model", "load_native")
 # shown in place of the outside file's contents, were a load to echo them
 _SENTINEL = "flavorkit-hostile-check-outside-file"

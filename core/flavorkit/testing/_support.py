@@ -33,6 +33,17 @@ MAX_EXAMPLES_ENV = "FLAVORKIT_MAX_EXAMPLES"
 # plugins the core registers itself, without an entry point
 BUILTIN_PLUGINS = {"flavorkit.custom._plugin": "pyfunc"}
 SUBPROCESS_TIMEOUT_S = 300
+# what the core writes into every folder (code/ only when the save is given code_paths)
+CORE_FILES = frozenset(
+    {
+        "MLmodel",
+        "requirements.txt",
+        "python_env.yaml",
+        "conda.yaml",
+        "input_example.json",
+        "serving_input_example.json",
+    }
+)
 
 
 class FlavorCheckError(AssertionError):
