@@ -114,6 +114,32 @@ class ModelExistsError(FlavorkitError, FileExistsError):
     """``save_model`` was pointed at a non-empty folder without ``overwrite=True``."""
 
 
+class LocationError(FlavorkitError, LookupError):
+    """A model URI names something that cannot be found or fetched.
+
+    An unknown registered model, version or alias, a deleted version, an
+    unreachable store or missing credentials. ``uri`` is what was asked for.
+    """
+
+    def __init__(self, message: str, *, uri: str | None = None) -> None:
+        super().__init__(f"{uri}: {message}" if uri else message)
+        self.uri = uri
+
+
+class DigestMismatchError(LocationError, ValueError):
+    """A file of a registered version differs from the digest recorded when it was registered."""
+
+    def __init__(self, file: str, expected: str, found: str | None, *, uri: str | None = None) -> None:
+        got = f"sha256 {found}" if found else "no such file"
+        super().__init__(
+            f"file {file!r} does not match the registered version: expected sha256 {expected}, found {got}",
+            uri=uri,
+        )
+        self.file = file
+        self.expected = expected
+        self.found = found
+
+
 class EnvironmentMismatchWarning(UserWarning):
     """A loaded model recorded package versions that differ from the running environment."""
 

@@ -2,10 +2,13 @@
 
 One function does it for every caller; schemes beyond local paths and
 ``file://`` are added with ``register_resolver`` (a registry, an object store).
+The built-in remote schemes are named here as ``"module:function"`` and
+imported on first use, so resolving a local path never imports a store client.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,12 +17,25 @@ from urllib.parse import unquote, urlparse
 from flavorkit.exceptions import FlavorkitError
 
 Resolver = Callable[[str], Path]
-_resolvers: dict[str, Resolver] = {}
+_resolvers: dict[str, Resolver | str] = {}
 
 
-def register_resolver(scheme: str, resolver: Resolver) -> None:
-    """Route URIs of ``scheme`` (e.g. ``"s3"``) to ``resolver``, which returns a local folder."""
+def register_resolver(scheme: str, resolver: Resolver | str) -> None:
+    """Route URIs of ``scheme`` (e.g. ``"s3"``) to ``resolver``, which returns a local folder.
+
+    ``resolver`` is a callable or a ``"module:function"`` string imported the
+    first time a URI of that scheme is resolved.
+    """
     _resolvers[scheme.lower()] = resolver
+
+
+def _resolver(scheme: str) -> Resolver:
+    resolver = _resolvers[scheme]
+    if isinstance(resolver, str):
+        module, _, name = resolver.partition(":")
+        resolver = getattr(importlib.import_module(module), name)
+        _resolvers[scheme] = resolver
+    return resolver
 
 
 def _file_uri(uri: str) -> Path:
@@ -32,6 +48,12 @@ def _file_uri(uri: str) -> Path:
 
 
 register_resolver("file", _file_uri)
+# a registry (embedded, or MLflow's) and a job's outputs
+for _scheme in ("models", "runs"):
+    register_resolver(_scheme, f"flavorkit.registry:resolve_{_scheme}_uri")
+# object stores through fsspec, fetched into the download cache
+for _scheme in ("s3", "gs", "gcs", "az", "abfs", "abfss", "hf", "http", "https"):
+    register_resolver(_scheme, "flavorkit.stores:fetch")
 
 
 def resolve_uri(uri: str | os.PathLike[str]) -> Path:
@@ -48,7 +70,7 @@ def resolve_uri(uri: str | os.PathLike[str]) -> Path:
         # one letter is a Windows drive, not a scheme
         if len(scheme) > 1:
             try:
-                resolver = _resolvers[scheme]
+                resolver = _resolver(scheme)
             except KeyError:
                 known = ", ".join(sorted(_resolvers))
                 raise FlavorkitError(

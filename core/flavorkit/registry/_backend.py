@@ -1,0 +1,61 @@
+"""What every registry backend answers: the embedded registry, an MLflow database, an MLflow server.
+
+A backend finds versions; it never loads a model. ``download`` gives a local
+folder (the store's own folder when it is local and verified, otherwise a copy
+in the download cache), and the caller loads that folder like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version of a registered model, as its registry records it."""
+
+    name: str
+    version: int
+    # where the files are: a local folder, an fsspec URL, or a backend-specific location
+    source: str
+    created: float = 0.0  # seconds since the epoch
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    run_id: str | None = None
+    # relative POSIX path -> sha256 hex, recorded at registration (None where the store keeps none)
+    digests: Mapping[str, str] | None = None
+    deleted: bool = False
+
+
+class Backend(Protocol):
+    """A registry that resolves ``models:/`` (and, for MLflow's, ``runs:/``) URIs."""
+
+    uri: str
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """The version, or ``LocationError`` when the name or version is unknown or deleted."""
+        ...
+
+    def latest_version(self, name: str) -> ModelVersion:
+        """The highest live version of ``name``."""
+        ...
+
+    def alias_version(self, name: str, alias: str) -> ModelVersion:
+        """The version ``alias`` points at."""
+        ...
+
+    def download(self, version: ModelVersion) -> Path:
+        """A local folder with the version's files, checked against its digests when recorded."""
+        ...
+
+    def logged_model(self, model_id: str) -> Path:
+        """MLflow 3's ``models:/m-<id>``: a logged model's files (``LocationError`` where unsupported)."""
+        ...
+
+    def run_artifact(self, run_id: str, path: str) -> Path:
+        """``runs:/<run_id>/<path>``: a job's output (``LocationError`` where unsupported)."""
+        ...
