@@ -209,3 +209,60 @@ def test_batcher_refused_requests_wait_their_turn_only_while_busy(
         return events
 
     assert asyncio.run(go()) == ["idle turn", "busy turn"]
+
+
+# -------------------------------------------------------------- the one-block frame
+
+
+class Echo(flavorkit.PythonModel):
+    """Returns its input frame: what the model was given is what comes back."""
+
+    def predict(self, context, model_input, params=None):
+        return model_input
+
+
+def _echo_scorer(tmp_path: Path, required: bool) -> Scorer:
+    from flavorkit import ColSpec, ModelSignature, Schema
+
+    specs = [ColSpec("double", name, required=required) for name in ("a", "b", "c")]
+    signature = ModelSignature(inputs=Schema(specs))
+    flavorkit.save_model(Echo(), tmp_path / "echo", signature=signature)
+    return Scorer(flavorkit.load_model(tmp_path / "echo"))
+
+
+@pytest.mark.parametrize(
+    ("data", "required"),
+    [
+        ([[1.5, 2, -0.0], [2**53, -(2**53), 1e308]], True),
+        ([[None, 1, 2.5]], False),
+        ([[0.1, 0.2, 0.3]] * 5, True),
+    ],
+)
+def test_vouched_double_rows_make_the_same_frame_as_typing_each_column(
+    tmp_path: Path, data: list, required: bool
+) -> None:
+    from flavorkit.io import model_input
+
+    scorer = _echo_scorer(tmp_path, required)
+    body = json.dumps({"dataframe_split": {"columns": ["a", "b", "c"], "data": data}}).encode()
+    request = scorer.prepare(body, "json")
+    assert request.vouched
+    fast = scorer._data(request)
+    typed = model_input(request, scorer.schema)
+    pd = pytest.importorskip("pandas")
+    pd.testing.assert_frame_equal(fast, typed)
+    assert json.loads(scorer.score(request)) == json.loads(
+        flavorkit.io.encode_predictions(scorer.model.predict(typed))
+    )
+
+
+def test_rows_the_quick_check_cannot_vouch_for_are_typed_column_by_column(tmp_path: Path) -> None:
+    scorer = _echo_scorer(tmp_path, True)
+    body = json.dumps(
+        {"dataframe_split": {"columns": ["a", "b", "c"], "data": [[2**53 + 1, 1.0, 1.0]]}}
+    ).encode()
+    with pytest.raises(SchemaEnforcementError, match="'a'"):
+        scorer.prepare(body, "json")
+    body = json.dumps({"dataframe_split": {"columns": ["c", "b", "a"], "data": [[1, 2, 3]]}})
+    request = scorer.prepare(body.encode(), "json")
+    assert list(scorer._data(request).columns) == ["c", "b", "a"]

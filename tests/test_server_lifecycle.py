@@ -221,3 +221,27 @@ def test_server_scores_a_scikit_learn_model(tmp_path: Path) -> None:
         assert np.allclose(proba["predictions"], estimator.predict_proba(rows))
     finally:
         server.stop()
+
+
+def _mapped(pid: int, name: str) -> bool:
+    """Whether the process has a shared library whose path holds ``name`` loaded."""
+    return name in Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/<pid>/maps")
+@pytest.mark.parametrize(
+    ("args", "uvloop"), [((), True), (("--loop", "asyncio", "--http", "h11"), False)]
+)
+def test_serve_runs_on_the_event_loop_and_parser_asked_for(
+    tmp_path: Path, args: tuple[str, ...], uvloop: bool
+) -> None:
+    pytest.importorskip("uvloop")
+    server = start_server(save_linear(tmp_path / "linear"), *args, log_dir=tmp_path)
+    try:
+        body = {"dataframe_split": {"columns": ["a", "b"], "data": [[1.0, 2]]}}
+        answer = httpx.post(f"{server.url}/invocations", json=body, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert _mapped(server.proc.pid, "uvloop") is uvloop
+        assert _mapped(server.proc.pid, "httptools") is uvloop
+    finally:
+        server.stop()

@@ -241,6 +241,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         allow_unsafe=args.allow_unsafe or None,
         access_log=args.access_log,
         log_level=args.log_level,
+        loop=args.loop,
+        http=args.http,
     )
     if args.check:
         passed, summary = check(config)
@@ -372,6 +374,18 @@ def _add_serve(sub: Any) -> None:
     )
     serve.add_argument(
         "--allow-unsafe", action="store_true", help="allow formats that run code when loaded"
+    )
+    serve.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="event loop (default auto: uvloop when installed, as the serve extra does)",
+    )
+    serve.add_argument(
+        "--http",
+        choices=["auto", "httptools", "h11"],
+        default="auto",
+        help="HTTP parser (default auto: httptools when installed)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument(

@@ -129,10 +129,13 @@ class LocationError(FlavorkitError, LookupError):
 class DigestMismatchError(LocationError, ValueError):
     """A file of a registered version differs from the digest recorded when it was registered."""
 
-    def __init__(self, file: str, expected: str, found: str | None, *, uri: str | None = None) -> None:
+    def __init__(
+        self, file: str, expected: str, found: str | None, *, uri: str | None = None
+    ) -> None:
         got = f"sha256 {found}" if found else "no such file"
         super().__init__(
-            f"file {file!r} does not match the registered version: expected sha256 {expected}, found {got}",
+            f"file {file!r} does not match the registered version: "
+            f"expected sha256 {expected}, found {got}",
             uri=uri,
         )
         self.file = file

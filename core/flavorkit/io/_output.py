@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from flavorkit.io._json import to_jsonable
+from flavorkit.io._json import dump_json, to_jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,9 +30,8 @@ def predictions_jsonable(result: Any) -> Any:
 def encode_predictions(result: Any, *, unwrap: bool = False) -> bytes:
     """The response body: ``{"predictions": ...}`` (or the bare value) as UTF-8 JSON."""
     value = predictions_jsonable(result)
-    return json.dumps(
-        value if unwrap else {"predictions": value}, allow_nan=False, separators=(",", ":")
-    ).encode()
+    document = value if unwrap else {"predictions": value}
+    return dump_json(document)
 
 
 def predictions_frame(result: Any) -> pd.DataFrame:

@@ -129,6 +129,8 @@ class Parsed:
     unwrap: bool = False
     # validated, but its values could make a joined conversion fail: predicted on its own
     alone: bool = False
+    # table rows whose every value the server's quick check found exact for its column
+    vouched: bool = False
     # the typed and enforced input, when validation had to build it (used when predicted alone)
     frame: Any = None
 

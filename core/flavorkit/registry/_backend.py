@@ -53,7 +53,7 @@ class Backend(Protocol):
         ...
 
     def logged_model(self, model_id: str) -> Path:
-        """MLflow 3's ``models:/m-<id>``: a logged model's files (``LocationError`` where unsupported)."""
+        """MLflow 3's ``models:/m-<id>``: a logged model's files (else ``LocationError``)."""
         ...
 
     def run_artifact(self, run_id: str, path: str) -> Path:
