@@ -40,3 +40,29 @@ def test_mismatches_reports_only_pins_that_differ(tmp_path: Path) -> None:
     )
     found = environment.mismatches(environment.read_requirements(tmp_path))
     assert found == [("pluggy", "0.0.1", version("pluggy")), ("missing-dist", "1.0", None)]
+
+
+@pytest.mark.parametrize(
+    ("line", "mismatch"),
+    [
+        ("pytest=={pytest}", False),
+        ("PyTest == {pytest}", False),  # any spelling of the name, spaces around ==
+        ("pytest=={pytest}+local.build", False),  # a local label names a build, not a release
+        ("pytest[testing]=={pytest}", False),  # extras: parsed by packaging
+        ("pytest==0.0.1", True),
+        ("pytest[testing]==0.0.1", True),
+        ("pytest==0.0.1 ; python_version >= '3'", True),
+        ("pytest>=0.0.1", False),  # only exact pins are compared
+        ("no-such-distribution-here==1.0", True),
+        ("not a requirement == at all", False),
+    ],
+)
+def test_mismatches_compare_exact_pins_by_distribution(line: str, mismatch: bool) -> None:
+    installed = environment.installed_version("pytest")
+    assert installed is not None
+    found = environment.mismatches([line.format(pytest=installed)])
+    assert bool(found) is mismatch, found
+    if mismatch:
+        name, recorded, now = found[0]
+        assert recorded in line
+        assert now == (None if name.startswith("no-such") else installed)

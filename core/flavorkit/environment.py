@@ -7,6 +7,7 @@ through their metadata, without importing anything and without a subprocess.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 import warnings
 from collections.abc import Iterable
@@ -144,43 +145,53 @@ def read_requirements(path: Path) -> list[str]:
     return [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith(("#", "-"))]
 
 
-def _installed_versions() -> dict[str, str]:
-    """Every installed distribution's version by canonical name: one scan, not one per name."""
-    from importlib.metadata import distributions
+# ``name==version`` and nothing else, as flavorkit and MLflow write pins: read without
+# importing packaging, which costs more than the rest of a small model's load
+_PLAIN_PIN = re.compile(
+    r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*==\s*([0-9][0-9A-Za-z.!+_-]*)"
+)
 
-    from packaging.utils import canonicalize_name
 
-    found: dict[str, str] = {}
-    for dist in distributions():
-        name = dist.metadata["Name"]
-        if name:
-            found.setdefault(canonicalize_name(name), dist.version)
-    return found
+def _exact_pin(line: str) -> tuple[str, str] | None:
+    """``(name, version)`` of a requirement line that pins one exact version; else None."""
+    plain = _PLAIN_PIN.fullmatch(line)
+    if plain is not None:
+        return plain.group(1), plain.group(2)
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(line)
+    except InvalidRequirement:
+        return None
+    specs = list(req.specifier)
+    if len(specs) != 1 or specs[0].operator != "==":
+        return None
+    return req.name, specs[0].version
+
+
+def _same_release(installed: str, recorded: str) -> bool:
+    if installed == recorded or installed.split("+", 1)[0] == recorded.split("+", 1)[0]:
+        return True
+    return _public(installed) == _public(recorded)  # spellings packaging normalizes
 
 
 def mismatches(requirements: Iterable[str]) -> list[tuple[str, str, str | None]]:
-    """``(name, recorded, installed)`` for each ``name==version`` pin this environment misses."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
+    """``(name, recorded, installed)`` for each ``name==version`` pin this environment misses.
 
-    installed: dict[str, str] | None = None
+    Each pinned distribution is looked up by name (importlib.metadata
+    normalizes the spelling), not by reading every installed one's metadata.
+    """
     out = []
     for line in requirements:
         if "==" not in line:
             continue  # only exact pins are compared; skip the parse for the rest
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
+        pinned = _exact_pin(line)
+        if pinned is None:
             continue
-        specs = list(req.specifier)
-        if len(specs) != 1 or specs[0].operator != "==":
-            continue
-        recorded = specs[0].version
-        if installed is None:
-            installed = _installed_versions()
-        found = installed.get(canonicalize_name(req.name))
-        if found is None or _public(found) != _public(recorded):
-            out.append((req.name, recorded, found))
+        name, recorded = pinned
+        found = installed_version(name)
+        if found is None or not _same_release(found, recorded):
+            out.append((name, recorded, found))
     return out
 
 

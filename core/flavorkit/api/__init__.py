@@ -8,19 +8,26 @@ that owns its flavor; ``_plugins`` finds and routes to the plugins;
 
 from __future__ import annotations
 
-from flavorkit.api._load import load_model, load_native
-from flavorkit.api._plugins import FlavorInfo, Registry, get_registry, list_flavors, use_registry
-from flavorkit.api._pyfunc import PyFuncModel
-from flavorkit.api._save import save_model
+from flavorkit._lazy import lazy_exports
 
-__all__ = [
-    "FlavorInfo",
-    "PyFuncModel",
-    "Registry",
-    "get_registry",
-    "list_flavors",
-    "load_model",
-    "load_native",
-    "save_model",
-    "use_registry",
-]
+# imported on first use: loading a model never imports the save path, and back
+_EXPORTS = {
+    "FlavorInfo": "flavorkit.api._plugins",
+    "PyFuncModel": "flavorkit.api._pyfunc",
+    "Registry": "flavorkit.api._plugins",
+    "get_registry": "flavorkit.api._plugins",
+    "list_flavors": "flavorkit.api._plugins",
+    "load_model": "flavorkit.api._load",
+    "load_native": "flavorkit.api._load",
+    "save_model": "flavorkit.api._save",
+    "use_registry": "flavorkit.api._plugins",
+}
+
+__all__ = sorted(_EXPORTS)
+
+# classes show as ``flavorkit.X``, the path users import them by
+__getattr__ = lazy_exports("flavorkit.api", _EXPORTS, globals(), shown_as="flavorkit")
+
+
+def __dir__() -> list[str]:
+    return __all__

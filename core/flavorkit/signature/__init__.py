@@ -8,17 +8,13 @@ same JSON). :func:`infer_signature` reads a signature off example data.
 conversion to a declared type follows.
 
 This package is a leaf: it imports nothing of flavorkit but
-:mod:`flavorkit.exceptions`, and numpy and pandas only inside functions.
+:mod:`flavorkit.exceptions` (and the lazy-name helper), and numpy and pandas
+only inside functions.
 """
 
 from __future__ import annotations
 
-from flavorkit.signature._infer import (
-    infer_output_schema,
-    infer_params_schema,
-    infer_schema,
-    infer_signature,
-)
+from flavorkit._lazy import lazy_exports
 from flavorkit.signature._params import ParamSchema, ParamSpec
 from flavorkit.signature._schema import ColSpec, Schema, TensorSpec, nesting_problem
 from flavorkit.signature._signature import ModelSignature
@@ -56,3 +52,17 @@ __all__ = [
     "nesting_problem",
     "type_label",
 ]
+
+# inference is for saving; loading and predicting never import it
+__getattr__ = lazy_exports(
+    "flavorkit.signature",
+    dict.fromkeys(
+        ("infer_output_schema", "infer_params_schema", "infer_schema", "infer_signature"),
+        "flavorkit.signature._infer",
+    ),
+    globals(),
+)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

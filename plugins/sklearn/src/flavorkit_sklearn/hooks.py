@@ -1,9 +1,11 @@
 """The hook implementations flavorkit calls for the ``sklearn`` flavor.
 
 Registered through the ``flavorkit`` entry-point group (name ``sklearn``).
-Each hook is a thin dispatcher; the work lives in one module per concern.
-Importing this module imports neither scikit-learn nor skops: every hook
-imports what it needs when it runs.
+Each hook is a thin dispatcher; the work lives in one module per concern,
+imported when the hook first runs: flavorkit imports every plugin's hooks to
+route a model, and a process that loads a PyTorch model need not import the
+scikit-learn plugin's modules (nor scikit-learn or skops, which they import
+only inside functions).
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from typing import Any
 
 from flavorkit import hookimpl
 from flavorkit.hookspecs import LoadOptions, Persisted
-
-from flavorkit_sklearn import _environment, _formats, _load, _predict
 
 FLAVOR = "sklearn"
 LOADER_MODULE = "flavorkit_sklearn"
@@ -58,6 +58,8 @@ def flavorkit_persist(
     import sklearn
     from flavorkit import ParamSpec
 
+    from flavorkit_sklearn import _formats, _predict
+
     fmt = _formats.check_format(options.pop("serialization_format", _formats.DEFAULT_FORMAT))
     predict_fn = _predict.check_at_save(
         model, options.pop("predict_fn", _predict.DEFAULT_PREDICT_FN)
@@ -90,6 +92,8 @@ def flavorkit_load(
     ``flavorkit_sklearn._load.load`` for the sections read, the trust rules
     and the errors.
     """
+    from flavorkit_sklearn import _load
+
     return _load.load(path, conf, pyfunc_conf, options)
 
 
@@ -103,6 +107,8 @@ def flavorkit_predict(
     signature and filled ``predict_fn`` from the save-time default; a folder
     MLflow wrote (no params schema) names its method in ``pyfunc_conf``.
     """
+    from flavorkit_sklearn import _predict
+
     method = _predict.resolve(model, params, pyfunc_conf)
     prepared = _predict.prepare(model, data)
     if _predict.rows(prepared) == 0:
@@ -117,4 +123,6 @@ def flavorkit_detect_environment(model: Any, conf: dict[str, Any]) -> list[str]:
     scikit-learn and the format's library, plus the distributions of the
     classes the estimator references (steps, transformers, sub-estimators).
     """
+    from flavorkit_sklearn import _environment, _formats
+
     return _environment.requirements(model, conf.get("serialization_format") or _formats.SKOPS)
