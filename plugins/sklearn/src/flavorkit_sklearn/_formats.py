@@ -90,8 +90,9 @@ def dump(
 
 def _dump_skops(model: Any, file: Path, declared: TypeNames | None) -> list[str] | None:
     skops_io = _skops.skops_io()
-    skops_io.dump(model, file)
-    needed = sorted(skops_io.get_untrusted_types(file=file))
+    with _skops.quick():
+        skops_io.dump(model, file)
+    needed = _skops.untrusted_types(skops_io, file)
     if declared is not None:
         missing = sorted(set(needed) - set(normalize(declared)))
         if missing:
@@ -101,7 +102,8 @@ def _dump_skops(model: Any, file: Path, declared: TypeNames | None) -> list[str]
             )
     # read back at once, as MLflow does: skops can write objects it cannot rebuild
     try:
-        skops_io.load(file, trusted=needed or None)
+        with _skops.quick():
+            skops_io.load(file, trusted=needed or None)
     except Exception as exc:
         raise ValueError(
             f"skops could not read back the estimator it wrote ({type(exc).__name__}: {exc}); "
@@ -176,7 +178,7 @@ def _load_skops(
     skops_io = _skops.skops_io()
     try:
         # skops reads the zip archive (schema.json and the arrays) from the open file
-        found = sorted(skops_io.get_untrusted_types(file=fh))  # type: ignore[arg-type]
+        found = _skops.untrusted_types(skops_io, fh)
         modules = _schema_modules(fh)
     except FlavorkitError:
         raise
@@ -189,7 +191,8 @@ def _load_skops(
         _check_module_origins(modules, file, folder)
     try:
         fh.seek(0)
-        return skops_io.load(fh, trusted=found or None)
+        with _skops.quick():
+            return skops_io.load(fh, trusted=found or None)
     except FlavorkitError:
         raise
     except Exception as exc:
