@@ -11,16 +11,26 @@ STAMP := $(VENV)/.installed
 # MLflow lives in its own environment: the interop tests and benchmarks compare
 # against it, and the core never depends on it.
 MLFLOW_VENV ?= .venvs/mlflow
-MLFLOW := mlflow==3.17.2
-MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
+# the release the interop group runs against; another one with `make test MLFLOW_VERSION=x.y.z`
+# (on a fresh .venvs/mlflow). 3.18.0's wheel needs mlflow-skinny==3.18.0, which the package
+# index this project installs from does not serve yet.
+MLFLOW_VERSION ?= 3.17.2
+MLFLOW := mlflow==$(MLFLOW_VERSION)
+MLFLOW_STAMP := $(MLFLOW_VENV)/.installed-$(MLFLOW_VERSION)
+# Seldon MLServer with its MLflow runtime, in its own environment: the serving benchmark
+# runs it beside flavorkit where it installs (mlserver 1.7.1 wants Python < 3.13). Built by
+# `make bench` only, never by `make test`; the benchmark skips it while the stamp is missing.
+MLSERVER_VENV ?= .venvs/mlserver
+MLSERVER := mlserver==1.7.1 mlserver-mlflow==1.7.1
+MLSERVER_STAMP := $(MLSERVER_VENV)/.installed
 
-.PHONY: demo test lint bench clean mlflow-env
+.PHONY: demo test lint bench clean mlflow-env mlserver-env
 
 $(STAMP): pyproject.toml $(PLUGINS) $(CONTRIB) requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[testing,serve,parquet,cli]' \
+	$(PIP) install --quiet -e '.[testing,serve,parquet,cli,s3]' \
 		$(foreach p,$(PLUGINS) $(CONTRIB),-e $(dir $(p))) -r requirements-dev.txt
 	touch $@
 
@@ -32,6 +42,14 @@ $(MLFLOW_STAMP): pyproject.toml $(PLUGINS)
 	touch $@
 
 mlflow-env: $(MLFLOW_STAMP)
+
+$(MLSERVER_STAMP): pyproject.toml plugins/sklearn/pyproject.toml
+	$(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLSERVER_VENV)/bin/python -m pip install --quiet $(MLSERVER) -e . -e plugins/sklearn
+	touch $@
+
+mlserver-env: $(MLSERVER_STAMP)
 
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
@@ -48,6 +66,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(STAMP) $(MLFLOW_STAMP)
+	-$(MAKE) --no-print-directory mlserver-env
 	$(PY) benchmarks/run.py
 
 clean:

@@ -9,7 +9,10 @@ flavorkit. Served on 127.0.0.1 by:
   options ``flavorkit serve`` passes, same event loop and HTTP parser) whose
   ``/invocations`` reads the body and returns a constant JSON answer. It is
   the ceiling of the stack: flavorkit / bare is the share of it reached;
-- ``mlflow models serve --env-manager local`` when MLflow's environment exists.
+- ``mlflow models serve --env-manager local`` when MLflow's environment exists;
+- Seldon MLServer with its MLflow runtime when its environment exists
+  (``make mlserver-env``), on ``/invocations`` and on V2 with adaptive
+  batching (``_mlserver.py``).
 
 One load generator keeps 16 connections busy with single-row
 ``dataframe_split`` requests for a fixed time per server: wrk when
@@ -47,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import MLFLOW_PYTHON, mlflow_available, row  # noqa: E402
+from _mlserver import measure_mlserver, mlserver_available, mlserver_rows  # noqa: E402
 
 CONNECTIONS = 16
 DURATION_S = float(os.environ.get("BENCH_SERVE_SECONDS", "10"))
@@ -180,7 +184,7 @@ def _server(
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def _wrk(url: str, body: str, folder: Path) -> dict[str, float]:
+def _wrk(url: str, body: str, folder: Path, path: str = "/invocations") -> dict[str, float]:
     script = folder / "post.lua"
     script.write_text(
         'wrk.method = "POST"\n'
@@ -196,7 +200,7 @@ def _wrk(url: str, body: str, folder: Path) -> dict[str, float]:
             "--latency",
             "-s",
             str(script),
-            f"{url}/invocations",
+            f"{url}{path}",
         ],
         capture_output=True,
         text=True,
@@ -211,10 +215,10 @@ def _wrk(url: str, body: str, folder: Path) -> dict[str, float]:
     return result
 
 
-def _request_bytes(port: int, body: str) -> bytes:
+def _request_bytes(port: int, body: str, path: str = "/invocations") -> bytes:
     data = body.encode()
     head = (
-        f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
     )
     return head.encode() + data
@@ -267,10 +271,12 @@ def _socket_worker(port: int, request: bytes, connections: int, duration: float,
     out.close()
 
 
-def _socket_load(port: int, body: str, processes: int = 2) -> dict[str, float]:
+def _socket_load(
+    port: int, body: str, processes: int = 2, path: str = "/invocations"
+) -> dict[str, float]:
     """The fallback load generator: ``processes`` processes sharing the connections."""
     ctx = multiprocessing.get_context("fork")
-    request = _request_bytes(port, body)
+    request = _request_bytes(port, body, path)
     share = [CONNECTIONS // processes + (i < CONNECTIONS % processes) for i in range(processes)]
     pipes, procs = [], []
     start = time.perf_counter()
@@ -305,19 +311,19 @@ def _tool() -> str:
     return "wrk" if shutil.which("wrk") else "sockets"
 
 
-def _measure(server: _Process, body: str, folder: Path) -> dict[str, float]:
+def _measure(
+    server: _Process, body: str, folder: Path, path: str = "/invocations"
+) -> dict[str, float]:
     server.wait_ready()
     try:
         import httpx
 
         with httpx.Client(base_url=server.url) as client:
             for _ in range(200):  # warm-up outside the measured window
-                client.post(
-                    "/invocations", content=body, headers={"Content-Type": "application/json"}
-                )
+                client.post(path, content=body, headers={"Content-Type": "application/json"})
         if _tool() == "wrk":
-            return _wrk(server.url, body, folder)
-        return _socket_load(server.port, body)
+            return _wrk(server.url, body, folder, path)
+        return _socket_load(server.port, body, path=path)
     finally:
         server.stop()
 
@@ -369,6 +375,7 @@ def run(stacks: bool = False) -> list[dict[str, Any]]:
         ours2 = measure("flavorkit", 2)
         unbatched = measure("flavorkit", 1, "auto", "--max-batch-size", "1")
         theirs = _mlflow(path, body, folder) if mlflow_available() else None
+        mlserver = measure_mlserver(path, one, folder) if mlserver_available() else None
         other: dict[str, tuple[Any, Any]] = {}
         if stacks:
             for stack in ("asyncio+h11", "uvloop+httptools"):
@@ -409,6 +416,8 @@ def run(stacks: bool = False) -> list[dict[str, Any]]:
     errors = sum(r["errors"] for r in results)
     if errors:
         rows[0]["note"] += f"; {errors:.0f} non-200 responses"
+    if mlserver:
+        rows += mlserver_rows(ours, mlserver)
     return rows
 
 
