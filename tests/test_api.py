@@ -246,8 +246,8 @@ def test_predict_without_context_parameter(tmp_path: Path) -> None:
 def test_file_uri_and_unknown_scheme(tmp_path: Path) -> None:
     flavorkit.save_model(AddConstant(), tmp_path / "m")
     assert flavorkit.load_native((tmp_path / "m").as_uri()).k == 1.0
-    with pytest.raises(FlavorkitError, match="unsupported model URI scheme 's3'"):
-        flavorkit.load_model("s3://bucket/model")
+    with pytest.raises(FlavorkitError, match="unsupported model URI scheme 'ftpx'"):
+        flavorkit.load_model("ftpx://bucket/model")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         flavorkit.load_model(tmp_path / "missing")
 
