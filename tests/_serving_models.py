@@ -137,7 +137,11 @@ class Server:
     """A ``flavorkit serve`` subprocess on a loopback port; its output goes to ``log_path``."""
 
     def __init__(
-        self, model: Path, args: tuple[str, ...], log_path: Path, env: dict[str, str] | None = None
+        self,
+        model: Path | str,
+        args: tuple[str, ...],
+        log_path: Path,
+        env: dict[str, str] | None = None,
     ) -> None:
         import subprocess
         import sys
@@ -193,10 +197,17 @@ class Server:
 
 
 def start_server(
-    model: Path, *args: str, log_dir: Path, env: dict[str, str] | None = None, timeout: float = 60.0
+    model: Path | str,
+    *args: str,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
 ) -> Server:
-    """Start a server and wait until it is healthy; raises with its log when it does not come up."""
-    server = Server(model, args, log_dir / f"server-{model.name}.log", env)
+    """Start a server and wait until it is healthy; raises with its log when it does not come up.
+
+    ``model`` is a folder or a URI (``models:/name@alias``).
+    """
+    server = Server(model, args, log_dir / f"server-{Path(str(model)).name}.log", env)
     try:
         ready = server.wait_ready(timeout)
     except TimeoutError:

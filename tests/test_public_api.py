@@ -29,6 +29,7 @@ EXPECTED = [
     "list_flavors",
     "load_model",
     "load_native",
+    "register_model",
     "save_model",
 ]
 

@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "list_flavors": "flavorkit.api",
     "load_model": "flavorkit.api",
     "load_native": "flavorkit.api",
+    "register_model": "flavorkit.registry",
     "save_model": "flavorkit.api",
 }
 

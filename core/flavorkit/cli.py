@@ -452,6 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(func=_cmd_predict)
 
     _add_serve(sub)
+    from flavorkit.registry._cli import add_models_parser
+    from flavorkit.stores._cli import add_cache_parser
+
+    add_models_parser(sub)
+    add_cache_parser(sub)
     return parser
 
 

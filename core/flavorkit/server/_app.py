@@ -1,6 +1,6 @@
 """The ASGI application: MLflow's scoring protocol on Starlette.
 
-Routes: ``GET /ping``, ``/health``, ``/version``, ``/openapi.json``, ``/docs``
+Routes: ``GET /ping``, ``/health``, ``/version``, ``/model``, ``/openapi.json``, ``/docs``
 and ``POST /invocations``. The model is loaded and self-tested in the
 lifespan startup, so the server accepts no request before the model has
 predicted on its own input example.
@@ -301,6 +301,19 @@ class ScoringApp:
 
         return Response(__version__, media_type="text/plain")
 
+    async def model_info(self, request: Request) -> Response:
+        """What is served: the URI asked for, the folder, the flavor, the registered version."""
+        assert self.scorer is not None
+        model = self.scorer.model
+        cfg = self.config
+        body = {
+            "uri": cfg.source_uri or cfg.model_uri,
+            "path": str(model.path),
+            "flavor": model.flavor,
+            "registered": cfg.registered,
+        }
+        return Response(json.dumps(body).encode(), media_type=_JSON)
+
     async def openapi_json(self, request: Request) -> Response:
         return Response(self.openapi, media_type=_JSON)
 
@@ -404,6 +417,7 @@ def create_app(
         Route("/ping", state.ping, methods=["GET"]),
         Route("/health", state.ping, methods=["GET"]),
         Route("/version", state.version, methods=["GET"]),
+        Route("/model", state.model_info, methods=["GET"]),
         Route("/invocations", state.invocations, methods=["POST"]),
         Route("/openapi.json", state.openapi_json, methods=["GET"]),
         Route("/docs", state.docs, methods=["GET"]),

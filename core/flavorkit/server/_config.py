@@ -53,6 +53,10 @@ class ServerConfig:
     log_level: str = "info"
     loop: str = "auto"
     http: str = "auto"
+    # set when model_uri was a registry, job or object-store URI: it is resolved once, before
+    # the workers start, so they all serve the same files; what was asked and what was found
+    source_uri: str | None = None
+    registered: dict[str, Any] | None = None
 
     def to_env(self) -> str:
         """JSON for ``FLAVORKIT_SERVER_CONFIG``, read back by each worker."""

@@ -321,6 +321,18 @@ def openapi_document(model: PyFuncModel, version: str) -> dict[str, Any]:
                     "responses": {"200": {"description": "the version string"}},
                 }
             },
+            "/model": {
+                "get": {
+                    "summary": "The model served",
+                    "description": (
+                        "The URI asked for, the local folder, the flavor, and for a "
+                        "models:/ URI the registered name, version and aliases it resolved to "
+                        "when the server started"
+                    ),
+                    "operationId": "model",
+                    "responses": {"200": {"description": "a JSON object"}},
+                }
+            },
         },
         "components": {"schemas": components},
     }

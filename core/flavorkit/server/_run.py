@@ -81,6 +81,7 @@ def serve(config: ServerConfig, *, env_manager: str = "local") -> int:
     if env_manager not in ENV_MANAGERS:
         raise ValueError(f"env_manager must be one of {ENV_MANAGERS}, got {env_manager!r}")
     logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s:     %(message)s")
+    pin_location(config)
     if env_manager == "virtualenv":
         return _serve_in_env(config)
     if config.workers > 1:
@@ -94,6 +95,38 @@ def serve(config: ServerConfig, *, env_manager: str = "local") -> int:
     os.environ[CONFIG_ENV] = config.to_env()
     uvicorn.run(APP_FACTORY, factory=True, **uvicorn_options(config))
     return 0
+
+
+def pin_location(config: ServerConfig) -> None:
+    """Resolve a registry, job or object-store URI once, before any worker loads it.
+
+    ``models:/name@alias`` becomes the folder of the version the alias names
+    now, so every worker serves that version even if the alias moves while
+    they start; ``config.registered`` records it for ``GET /model``.
+    """
+    from urllib.parse import urlparse
+
+    uri = config.model_uri
+    if len(urlparse(uri).scheme) <= 1 or urlparse(uri).scheme == "file":
+        return  # a local folder: nothing to pin
+    from flavorkit.folder._uri import resolve_uri
+
+    if uri.lower().startswith("models:"):
+        from flavorkit.registry import resolve_models_version
+
+        path, version = resolve_models_version(uri)
+        if version is not None:
+            config.registered = {
+                "name": version.name,
+                "version": version.version,
+                "aliases": list(version.aliases),
+                "run_id": version.run_id,
+            }
+    else:
+        path = resolve_uri(uri)
+    config.source_uri = uri
+    config.model_uri = str(Path(path).absolute())
+    logging.getLogger("flavorkit.server").info("resolved %s to %s", uri, config.model_uri)
 
 
 def _serve_in_env(config: ServerConfig) -> int:
