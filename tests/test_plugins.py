@@ -290,3 +290,84 @@ def test_the_core_records_the_code_folder_in_the_flavor_section(tmp_path: Path) 
     shipped = yaml.safe_load((tmp_path / "shipped" / "MLmodel").read_text())["flavors"]["alpha"]
     assert bare == {"data": "weights.txt", "code": None}  # as MLflow writes it
     assert shipped["code"] == "code" and (tmp_path / "shipped" / "code" / "helper.py").is_file()
+
+
+# -- hooks that are not routed by flavor ------------------------------------------------
+
+
+class Exporter:
+    """A plugin adding ``flavorkit export demo`` and ``flavorkit hello``."""
+
+    @staticmethod
+    @flavorkit.hookimpl
+    def flavorkit_cli_commands(subparsers):
+        from flavorkit.cli import subcommand_group
+
+        demo = subcommand_group(subparsers, "export", "export a model").add_parser("demo")
+        demo.add_argument("target")
+        demo.set_defaults(func=lambda args: print(f"exported to {args.target}") or 0)
+        hello = subparsers.add_parser("hello")
+        hello.set_defaults(func=lambda args: 3)
+
+
+class AlsoExporter:
+    @staticmethod
+    @flavorkit.hookimpl
+    def flavorkit_cli_commands(subparsers):
+        from flavorkit.cli import subcommand_group
+
+        other = subcommand_group(subparsers, "export", "export a model").add_parser("other")
+        other.set_defaults(func=lambda args: 4)
+
+
+class Broken:
+    @staticmethod
+    @flavorkit.hookimpl
+    def flavorkit_cli_commands(subparsers):
+        raise RuntimeError("no commands today")
+
+
+def test_plugins_add_commands_and_share_a_group(capsys: pytest.CaptureFixture[str]) -> None:
+    from flavorkit.cli import main
+
+    registry = Registry(entry_points=False)
+    for plugin, name in ((Exporter, "exporter"), (AlsoExporter, "also"), (Broken, "broken")):
+        registry.register(plugin, name=name)
+    with use_registry(registry):
+        assert main(["export", "demo", "/tmp/x"]) == 0
+        assert "exported to /tmp/x" in capsys.readouterr().out
+        assert main(["export", "other"]) == 4
+        assert main(["hello"]) == 3
+        assert main(["flavors"]) == 0  # the core's commands are all still there
+    err = capsys.readouterr().err
+    assert "plugin 'broken' could not add its commands (RuntimeError: no commands today)" in err
+
+
+class RepoChecker:
+    @staticmethod
+    @flavorkit.hookimpl
+    def flavorkit_validate_folder(path):
+        if not (path / "config.pbtxt").exists():
+            return None
+        text = (path / "config.pbtxt").read_text()
+        return [] if "name:" in text else ["config.pbtxt: no name"]
+
+
+def test_validate_asks_plugins_about_folders_without_mlmodel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flavorkit.cli import main
+
+    registry = Registry(entry_points=False)
+    registry.register(RepoChecker, name="repo")
+    good, bad, other = tmp_path / "good", tmp_path / "bad", tmp_path / "other"
+    for folder, text in ((good, 'name: "m"'), (bad, "max_batch_size: 1"), (other, None)):
+        folder.mkdir()
+        if text is not None:
+            (folder / "config.pbtxt").write_text(text)
+    with use_registry(registry):
+        assert main(["validate", str(good)]) == 0
+        assert main(["validate", str(bad)]) == 1
+        assert "config.pbtxt: no name" in capsys.readouterr().err
+        assert main(["validate", str(other)]) == 1
+        assert "MLmodel" in capsys.readouterr().err

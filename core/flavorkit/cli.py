@@ -457,7 +457,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_models_parser(sub)
     add_cache_parser(sub)
+    _plugin_commands(sub)
     return parser
+
+
+def subcommand_group(subparsers: Any, name: str, help: str) -> Any:
+    """The subparsers of command ``name`` (``flavorkit export ...``), made on first use.
+
+    For plugins' ``flavorkit_cli_commands`` hooks: several plugins can add
+    their subcommands under one group (``export triton``, ``export onnx``).
+    """
+    group = subparsers.choices.get(name)
+    if group is None:
+        group = subparsers.add_parser(name, help=help)
+        group.set_defaults(func=lambda args, group=group: (group.print_help(), 2)[1])
+        group.flavorkit_subparsers = group.add_subparsers(dest=f"{name}_command", metavar="TARGET")
+    return group.flavorkit_subparsers
+
+
+def _plugin_commands(sub: Any) -> None:
+    """Commands installed plugins add (``flavorkit_cli_commands``); a broken one is skipped."""
+    from flavorkit.api._plugins import get_registry
+
+    registry = get_registry()
+    for impl in registry.hook.flavorkit_cli_commands.get_hookimpls():
+        try:
+            impl.function(subparsers=sub)
+        except Exception as exc:  # one broken plugin must not take the CLI down
+            print(
+                f"flavorkit: plugin {impl.plugin_name!r} could not add its commands "
+                f"({type(exc).__name__}: {exc})",
+                file=sys.stderr,
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -181,3 +181,29 @@ def flavorkit_detect_environment(  # type: ignore[empty-body]
     module names to pinned distributions without importing them. The core
     adds flavorkit and the plugin's own distribution itself.
     """
+
+
+@hookspec
+def flavorkit_cli_commands(subparsers: Any) -> None:
+    """Add subcommands to the ``flavorkit`` command line (optional).
+
+    ``subparsers`` is the ``argparse`` subparsers object of ``flavorkit``;
+    each added parser sets ``func`` (``parser.set_defaults(func=...)``), a
+    function of the parsed arguments returning the exit status. A plugin
+    adds a command family under one name (``flavorkit export triton ...``
+    comes from ``subparsers.add_parser("export")`` with its own subparsers
+    when no other plugin has added it; see ``flavorkit.cli.subcommand_group``).
+    Called every time the parser is built, so keep it cheap: import the
+    framework inside ``func``.
+    """
+
+
+@hookspec(firstresult=True)
+def flavorkit_validate_folder(path: Path) -> list[str] | None:  # type: ignore[empty-body]
+    """Check a folder that is not a model folder (it has no ``MLmodel``) (optional).
+
+    Return ``None`` when the folder is not of a kind this plugin knows
+    (``flavorkit validate`` then reports the missing ``MLmodel``), else the
+    list of problems found (empty: valid). A Triton model repository is the
+    example: ``flavorkit validate`` checks it without a server.
+    """

@@ -289,6 +289,16 @@ class Registry:
         """The routed ``flavorkit_predict`` caller for ``flavor`` (looked up once, called often)."""
         return self._caller("flavorkit_predict", flavor)
 
+    @property
+    def hook(self) -> Any:
+        """The plugin manager's hook relay, with every installed plugin loaded.
+
+        For the hooks that are not routed by flavor (``flavorkit_cli_commands``,
+        ``flavorkit_validate_folder``).
+        """
+        self._ensure_loaded()
+        return self.pm.hook
+
     def native(self, flavor: str, model: Any) -> Any:
         """The framework object behind what the load hook returned (``flavorkit_native``)."""
         result = self._caller("flavorkit_native", flavor)(flavor=flavor, model=model)

@@ -25,9 +25,16 @@ def validate_model(
     problems loads.
     """
     from flavorkit.exceptions import FlavorkitError
-    from flavorkit.folder._manifest import Model, named_paths
+    from flavorkit.folder._manifest import MLMODEL, Model, named_paths
     from flavorkit.folder._paths import model_file
 
+    if path.is_dir() and not (path / MLMODEL).exists() and not (path / MLMODEL).is_symlink():
+        from flavorkit.api._plugins import get_registry
+
+        # another kind of folder a plugin checks (a Triton model repository)
+        found = get_registry().hook.flavorkit_validate_folder(path=path)
+        if found is not None:
+            return list(found), []
     try:
         manifest = Model.load(path)
     except FlavorkitError as exc:
