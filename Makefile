@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml $(PLUGINS) $(CONTRIB) requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[testing,serve,parquet,cli,s3]' \
+	$(PIP) install --quiet -e '.[testing,serve,parquet,cli,s3,mlflow]' \
 		$(foreach p,$(PLUGINS) $(CONTRIB),-e $(dir $(p))) -r requirements-dev.txt
 	touch $@
 
