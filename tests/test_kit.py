@@ -60,6 +60,7 @@ def test_kit_all_is_pinned() -> None:
         "check_input_forms_agree",
         "check_input_untouched",
         "check_load_in_fresh_process",
+        "check_loads_from_registry",
         "check_manifest_cannot_widen_trust",
         "check_mutations_rejected",
         "check_native_workflow",

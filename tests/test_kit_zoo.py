@@ -55,6 +55,8 @@ SEEN: dict[str, str] = {
     "chdir_on_load": r"saving changed the working directory",
     "stale_pin": r"requirements\.txt pins pandas==1\.3\.5 \(installed: [0-9.]+\)",
     "leaves_temp_files": r"the folder also holds \.lock, weights\.npy\.tmp, which neither",
+    "writes_on_load": r"the second load of models:/conformance@checked found the registered files "
+    r"changed: .*weights\.checked.*loading wrote into the model's folder",
     "aliased_output": r"the prediction on the example's 6 rows changed after later predict calls",
 }
 

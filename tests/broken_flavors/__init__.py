@@ -44,6 +44,7 @@ AIMED_CHECKS: dict[str, str] = {
     "stale_pin": "check_environment_honest",
     "leaves_temp_files": "check_folder_contents",
     "aliased_output": "check_row_count_and_order",
+    "writes_on_load": "check_loads_from_registry",
 }
 
 

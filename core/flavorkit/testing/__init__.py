@@ -63,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "check_flavor": _RUNNER,
     "check_folder_contents": _FOLDER,
     "check_folder_relocatable": _FOLDER,
+    "check_loads_from_registry": _FOLDER,
     "check_generated_data_predictions": _DATA,
     "check_hostile_folder_refused": _HOSTILE,
     "check_import_is_light": _PACKAGING,

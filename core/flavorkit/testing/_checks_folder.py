@@ -419,6 +419,94 @@ def check_folder_relocatable(case: FlavorCase) -> None:
         v.fail(f"the moved folder, loaded in a fresh process, predicts differently: {diff}")
 
 
+# -- check_loads_from_registry ---------------------------------------------------------
+
+
+def check_loads_from_registry(case: FlavorCase) -> None:
+    """A saved folder registers, and loads by ``models:/`` URI as often as asked, unchanged.
+
+    Saves the model and registers the folder, before anything loads it, in a
+    new embedded registry (the files are copied into its store and the sha256
+    of each is recorded), then loads
+    ``models:/<name>@<alias>`` twice and predicts on the folder's input
+    example each time: the predictions must equal the original folder's.
+    Each load checks the version's files against their digests, so a
+    load that writes into its own folder (a compiled cache, a lock file)
+    is caught by the second one: registered versions, read-only mounts and
+    shared stores cannot take such writes. A save that leaves links or
+    special files in the folder cannot be registered at all.
+    """
+    import flavorkit
+    from flavorkit.exceptions import DigestMismatchError
+    from flavorkit.registry import register_model, set_alias
+    from flavorkit.registry._resolve import forget_registries
+
+    v = Verdict(check_loads_from_registry, case)
+    model = v.call("loading the saved folder", loaded_model, case)
+    if model.metadata.saved_input_example_info is None:
+        v.fail("the saved folder has no input example to predict on after registering it")
+    expected = flatten(
+        v.call(
+            "predicting on the folder's input example",
+            model.predict,
+            model.input_example,
+            model.input_example_params,
+        )
+    )
+    store = scratch_dir(f"{case.name}-registry")
+    fresh = store / "model"  # saved anew: never loaded before it is registered
+    v.call("saving the model", flavorkit.save_model, case.model(), fresh, **case.save_kwargs())
+    name = "conformance"
+    uri = f"models:/{name}@checked"
+    previous = {key: os.environ.get(key) for key in (_REGISTRY_ENV, _CACHE_ENV)}
+    os.environ[_REGISTRY_ENV] = str(store / "registry")
+    os.environ[_CACHE_ENV] = str(store / "cache")
+    try:
+        version = v.call("registering the saved folder", register_model, fresh, name)
+        set_alias(name, "checked", version.version)
+        for attempt in ("first", "second"):
+            try:
+                again = flavorkit.load_model(uri, allow_unsafe=True, suppress_warnings=True)
+            except DigestMismatchError as exc:
+                v.fail(
+                    f"the {attempt} load of {uri} found the registered files changed: {exc}; "
+                    "loading wrote into the model's folder: keep caches in memory or the "
+                    "temporary directory"
+                )
+            except Exception as exc:
+                v.fail(f"the {attempt} load of {uri} failed: {describe_error(exc)}")
+            actual = flatten(
+                v.call(
+                    f"predicting after the {attempt} load of {uri}",
+                    again.predict,
+                    again.input_example,
+                    again.input_example_params,
+                )
+            )
+            diff = compare(
+                expected,
+                actual,
+                rtol=case.rtol,
+                atol=case.atol,
+                exact_dtype=case.tags.exact_dtype,
+                values=case.tags.deterministic,
+            )
+            if diff:
+                v.fail(f"the registered version ({attempt} load) predicts differently: {diff}")
+    finally:
+        forget_registries()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(store, ignore_errors=True)
+
+
+_REGISTRY_ENV = "FLAVORKIT_REGISTRY_URI"
+_CACHE_ENV = "FLAVORKIT_CACHE_DIR"
+
+
 # -- check_no_process_side_effects ----------------------------------------------------
 
 

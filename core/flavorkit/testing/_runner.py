@@ -69,6 +69,7 @@ _CHECKS: tuple[tuple[Check, Callable[[FlavorCase], bool]], ...] = (
     (_checks_packaging.check_save_writes_only_inside_folder, _always),
     (_checks_folder.check_native_workflow, _always),
     (_checks_folder.check_folder_relocatable, lambda c: c.tags.subprocess),
+    (_checks_folder.check_loads_from_registry, _always),
     (_checks_folder.check_no_process_side_effects, _always),
     (_checks_folder.check_environment_honest, _always),
     (_checks_folder.check_folder_contents, _always),
