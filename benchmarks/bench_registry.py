@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import MLFLOW_PYTHON, mlflow_available, row, run_python  # noqa: E402
+from _common import MLFLOW_PYTHON, mlflow_available, row, run_python
 
 MODELS, VERSIONS = 100, 100
 LOADS = 30
@@ -74,7 +74,7 @@ def best(fn, repeat=5):
         times.append(time.perf_counter() - started)
     return min(times), len(found)
 
-pattern, n_pattern = best(lambda: everything(f"name LIKE '{PATTERN}'"))
+pattern, n_pattern = best(lambda: everything("name LIKE 'NAME_PATTERN'"))
 listing, n_all = best(lambda: everything(""))
 print(json.dumps({"pattern": pattern, "n_pattern": n_pattern, "all": listing, "n_all": n_all}))
 """
@@ -150,7 +150,7 @@ def run() -> list[dict[str, Any]]:
                 .replace("FOLDER", repr(str(folder)))
                 .replace("MODELS", str(MODELS))
                 .replace("VERSIONS", str(VERSIONS))
-                .replace("PATTERN", PATTERN)
+                .replace("NAME_PATTERN", PATTERN)
             )
             theirs = run_python(code, python=MLFLOW_PYTHON)
     finally:
@@ -199,9 +199,7 @@ def run() -> list[dict[str, Any]]:
                 "ms",
                 ours[key] * 1e3,
                 theirs[key] * 1e3 if theirs else None,
-                note=(
-                    f"MLflow found {theirs[f'n_{key}']:,}" if theirs else "MLflow not measured"
-                )
+                note=(f"MLflow found {theirs[f'n_{key}']:,}" if theirs else "MLflow not measured")
                 + f"; registering {MODELS * VERSIONS:,} versions took {populate:.0f} s",
             )
         )

@@ -11,6 +11,7 @@ import importlib
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,17 +27,26 @@ def main(names: list[str]) -> int:
             "MLflow's environment is missing (make mlflow-env); MLflow columns stay empty.",
             file=sys.stderr,
         )
-    rows = []
+    rows: list[dict] = []
+    failed = []
+    out = HERE / "results" / "latest.json"
+    out.parent.mkdir(exist_ok=True)
     for name in modules:
         started = time.perf_counter()
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        rows.extend(importlib.import_module(name).run())
+        try:
+            found = importlib.import_module(name).run()
+        except Exception:  # one broken benchmark must not lose the others' figures
+            traceback.print_exc()
+            failed.append(name)
+            continue
+        rows.extend(found)
+        out.write_text(json.dumps(rows, indent=2))  # kept as it goes: a long run can be cut short
         print(f"  {name} took {time.perf_counter() - started:.0f} s", file=sys.stderr)
     print_table(rows)
-    out = HERE / "results" / "latest.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(rows, indent=2))
-    return 0
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
