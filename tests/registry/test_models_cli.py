@@ -48,7 +48,10 @@ def test_register_list_show_and_versions(
     shown = json_of(capsys, "show", "models:/churn/1")
     assert (shown["version"], shown["tags"], shown["created_by"]) == (1, {"team": "risk"}, "alice")
     assert run("show", "models:/churn/latest") == 0
-    assert "version:      2" in capsys.readouterr().out
+    shown = capsys.readouterr().out.splitlines()
+    assert "version:         2" in shown
+    # one column for every value, the longest label included
+    assert len({line.index(line.split(":", 1)[1].strip()) for line in shown if ":" in line}) == 1
 
 
 def test_alias_tag_describe_and_delete(

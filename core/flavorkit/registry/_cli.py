@@ -201,18 +201,26 @@ def _show_version(args: argparse.Namespace) -> int:
     if args.json:
         _json(version)
         return 0
-    print(f"name:         {_clean(version.name)}")
-    print(f"version:      {version.version}")
-    print(f"created:      {_when(version.created)}")
-    print(f"files at:     {_clean(version.source, 1000)}")
+    lines = [
+        ("name", _clean(version.name)),
+        ("version", str(version.version)),
+        ("created", _when(version.created)),
+        ("files at", _clean(version.source, 1000)),
+    ]
     for label, attr in (("registered from", "registered_from"), ("registered by", "created_by")):
         if getattr(version, attr, None):
-            print(f"{label + ':':<14}{_clean(getattr(version, attr), 1000)}")
+            lines.append((label, _clean(getattr(version, attr), 1000)))
     if getattr(version, "file_count", None) is not None:
-        print(f"files:        {version.file_count} ({version.size_bytes} bytes), sha256 recorded")
-    print(f"description:  {_clean(version.description or '-', 2000)}")
-    print(f"aliases:      {_clean(', '.join(version.aliases) or '-')}")
-    print("tags:" + ("" if version.tags else "         none"))
+        files = f"{version.file_count} ({version.size_bytes} bytes), sha256 recorded"
+        lines.append(("files", files))
+    lines += [
+        ("description", _clean(version.description or "-", 2000)),
+        ("aliases", _clean(", ".join(version.aliases) or "-")),
+        ("tags", "" if version.tags else "none"),
+    ]
+    width = max(len(label) for label, _ in lines) + 2
+    for label, value in lines:
+        print(f"{label + ':':<{width}}{value}".rstrip())
     for key, value in sorted(version.tags.items()):
         print(f"  {_clean(key, 80)} = {_clean(value)}")
     return 0
