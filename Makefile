@@ -23,8 +23,13 @@ MLFLOW_STAMP := $(MLFLOW_VENV)/.installed-$(MLFLOW_VERSION)
 MLSERVER_VENV ?= .venvs/mlserver
 MLSERVER := mlserver==1.7.1 mlserver-mlflow==1.7.1
 MLSERVER_STAMP := $(MLSERVER_VENV)/.installed
+# The environment Triton's Python backend runs exported models in (flavorkit-triton's
+# tests and bench_triton.py): numpy<2, because the tritonserver of nvidia-pytriton 0.7.0
+# (Triton 2.51) has a Python backend stub built against NumPy 1.x; this checkout's flavorkit
+# and plugins, editable. The script keeps a stamp of what it installed and skips when current.
+TRITON_VENV ?= .venvs/triton
 
-.PHONY: demo test lint bench clean mlflow-env mlserver-env
+.PHONY: demo test lint bench clean mlflow-env mlserver-env triton-env
 
 $(STAMP): pyproject.toml $(PLUGINS) $(CONTRIB) requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,10 +56,13 @@ $(MLSERVER_STAMP): pyproject.toml plugins/sklearn/pyproject.toml
 
 mlserver-env: $(MLSERVER_STAMP)
 
+triton-env: $(STAMP)
+	FLAVORKIT_TRITON_ENV=$(TRITON_VENV) $(PY) plugins/triton/tests/backend_env.py
+
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
-test: $(STAMP) $(MLFLOW_STAMP)
+test: $(STAMP) $(MLFLOW_STAMP) triton-env
 	$(PY) -m pytest tests
 	@set -e; for p in $(dir $(PLUGINS) $(CONTRIB)); do \
 		echo "== $$p"; (cd $$p && $(abspath $(PY)) -m pytest); \
@@ -65,7 +73,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check core plugins contrib tests benchmarks examples
 	$(VENV)/bin/lint-imports --no-cache
 
-bench: $(STAMP) $(MLFLOW_STAMP)
+bench: $(STAMP) $(MLFLOW_STAMP) triton-env
 	-$(MAKE) --no-print-directory mlserver-env
 	$(PY) benchmarks/run.py
 

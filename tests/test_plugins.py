@@ -301,7 +301,7 @@ class Exporter:
     @staticmethod
     @flavorkit.hookimpl
     def flavorkit_cli_commands(subparsers):
-        from flavorkit.cli import subcommand_group
+        from flavorkit.hookspecs import subcommand_group
 
         demo = subcommand_group(subparsers, "export", "export a model").add_parser("demo")
         demo.add_argument("target")
@@ -314,7 +314,7 @@ class AlsoExporter:
     @staticmethod
     @flavorkit.hookimpl
     def flavorkit_cli_commands(subparsers):
-        from flavorkit.cli import subcommand_group
+        from flavorkit.hookspecs import subcommand_group
 
         other = subcommand_group(subparsers, "export", "export a model").add_parser("other")
         other.set_defaults(func=lambda args: 4)

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from flavorkit.hookspecs import subcommand_group as subcommand_group
+
 PYFUNC = "python_function"
 
 
@@ -460,20 +462,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_cache_parser(sub)
     _plugin_commands(sub)
     return parser
-
-
-def subcommand_group(subparsers: Any, name: str, help: str) -> Any:
-    """The subparsers of command ``name`` (``flavorkit export ...``), made on first use.
-
-    For plugins' ``flavorkit_cli_commands`` hooks: several plugins can add
-    their subcommands under one group (``export triton``, ``export onnx``).
-    """
-    group = subparsers.choices.get(name)
-    if group is None:
-        group = subparsers.add_parser(name, help=help)
-        group.set_defaults(func=lambda args, group=group: (group.print_help(), 2)[1])
-        group.flavorkit_subparsers = group.add_subparsers(dest=f"{name}_command", metavar="TARGET")
-    return group.flavorkit_subparsers
 
 
 def _plugin_commands(sub: Any) -> None:

@@ -190,9 +190,10 @@ def flavorkit_cli_commands(subparsers: Any) -> None:
     ``subparsers`` is the ``argparse`` subparsers object of ``flavorkit``;
     each added parser sets ``func`` (``parser.set_defaults(func=...)``), a
     function of the parsed arguments returning the exit status. A plugin
-    adds a command family under one name (``flavorkit export triton ...``
-    comes from ``subparsers.add_parser("export")`` with its own subparsers
-    when no other plugin has added it; see ``flavorkit.cli.subcommand_group``).
+    adds a command family under one name: ``subcommand_group(subparsers,
+    "export", help)`` gives the shared ``export`` group's subparsers, so
+    ``flavorkit export triton ...`` and another plugin's ``export`` targets
+    sit side by side.
     Called every time the parser is built, so keep it cheap: import the
     framework inside ``func``.
     """
@@ -207,3 +208,17 @@ def flavorkit_validate_folder(path: Path) -> list[str] | None:  # type: ignore[e
     list of problems found (empty: valid). A Triton model repository is the
     example: ``flavorkit validate`` checks it without a server.
     """
+
+
+def subcommand_group(subparsers: Any, name: str, help: str) -> Any:
+    """The subparsers of command ``name`` (``flavorkit export ...``), made on first use.
+
+    For ``flavorkit_cli_commands`` hooks: several plugins can add their
+    subcommands under one group (``export triton``, ``export onnx``).
+    """
+    group = subparsers.choices.get(name)
+    if group is None:
+        group = subparsers.add_parser(name, help=help)
+        group.set_defaults(func=lambda args, group=group: (group.print_help(), 2)[1])
+        group.flavorkit_subparsers = group.add_subparsers(dest=f"{name}_command", metavar="TARGET")
+    return group.flavorkit_subparsers
