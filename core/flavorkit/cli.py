@@ -95,7 +95,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"  {_clean(name, 60)}: {keys}" if keys else f"  {_clean(name, 60)}")
     print("signature:")
     print(
-        _indent(_clean(signature.to_table(), 20_000))
+        # each line cleaned on its own: the table's line breaks are ours, a name's are not
+        _indent("\n".join(_clean(line, 2_000) for line in signature.to_table().splitlines()[:500]))
         if signature is not None
         else "  none (inputs are not checked)"
     )
