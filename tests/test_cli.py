@@ -38,7 +38,7 @@ def test_cli_info_shows_flavors_signature_environment_and_example(
     assert "name  type    required" in out and "b     long    yes" in out
     assert "scale  double  1.0" in out
     lines = out.splitlines()  # one table row per line, indented under "signature:"
-    assert "    b     long    yes" in lines and "  outputs:" in lines and "\\n" not in out
+    assert "    b     long    yes" in lines and "  params:" in lines and "\\n" not in out
     assert "requirements:" in out and "flavorkit==" in out
     assert '{"dataframe_split": {"columns": ["a", "b"]' in out
 
