@@ -95,7 +95,7 @@ def _load_times(uris: list[str]) -> dict[str, float]:
     return {uri: statistics.median(times) for uri, times in samples.items()}
 
 
-def _first_loads(uris: list[str], env: dict[str, str], runs: int = 5) -> dict[str, float]:
+def _first_loads(uris: list[str], env: dict[str, str], runs: int = 9) -> dict[str, float]:
     samples: dict[str, list[float]] = {uri: [] for uri in uris}
     for _ in range(runs):
         for uri in uris:
@@ -195,7 +195,7 @@ def run() -> list[dict[str, Any]]:
         rows.append(
             row(
                 "registry",
-                f"{what} ({ours[f'n_{key}']:,} of {MODELS * VERSIONS:,} versions)",
+                f"{what} ({ours[f'n_{key}']:,} of {MODELS * VERSIONS + 1:,} versions)",
                 "ms",
                 ours[key] * 1e3,
                 theirs[key] * 1e3 if theirs else None,
