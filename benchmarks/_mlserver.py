@@ -165,12 +165,16 @@ def measure_mlserver(model: Path, one: Any, folder: Path) -> dict[str, dict[str,
 
 
 def mlserver_rows(
-    ours: dict[str, float], results: dict[str, dict[str, float]]
+    ours: dict[str, float],
+    results: dict[str, dict[str, float]],
+    ours_v2: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of flavorkit (defaults, 1 worker) against MLServer on each endpoint.
 
     MLServer's figure stands in the reference column (headed ``mlflow``) and
-    the ratio is flavorkit's advantage over it, as for MLflow.
+    the ratio is flavorkit's advantage over it, as for MLflow. ``ours_v2``
+    (flavorkit's own V2 infer) is compared with MLServer's V2 when given, else
+    flavorkit's ``/invocations`` is.
     """
     from bench_serve import CONNECTIONS, DURATION_S, _tool
 
@@ -182,6 +186,9 @@ def mlserver_rows(
     rows = []
     for endpoint in ENDPOINTS:
         theirs = results[endpoint]
+        mine, ours_label = ours, "/invocations"
+        if endpoint == "v2" and ours_v2 is not None:
+            mine, ours_label = ours_v2, "V2 infer"
         bench = f"serve sklearn vs MLServer {endpoint}, 1-row requests, {CONNECTIONS} connections"
         for metric, key, unit in (
             ("throughput", "req_s", "req/s"),
@@ -190,7 +197,7 @@ def mlserver_rows(
         ):
             note = (
                 f"reference = MLServer {VERSION} + MLflow runtime, {labels[endpoint]}, "
-                f"parallel_workers={PARALLEL_WORKERS}; flavorkit = /invocations, defaults, "
+                f"parallel_workers={PARALLEL_WORKERS}; flavorkit = {ours_label}, defaults, "
                 f"1 worker; {tool}, {DURATION_S:g} s"
             )
             if key == "req_s" and theirs["errors"]:
@@ -200,7 +207,7 @@ def mlserver_rows(
                     bench,
                     metric,
                     unit,
-                    ours[key],
+                    mine[key],
                     theirs[key],
                     note=note,
                     higher_is_better=key == "req_s",

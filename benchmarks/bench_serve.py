@@ -4,7 +4,8 @@ One scikit-learn LogisticRegression (10 float features), saved once by
 flavorkit. Served on 127.0.0.1 by:
 
 - flavorkit with its defaults (micro-batching on), at 1 and 2 workers, and
-  once more with micro-batching off;
+  once more with micro-batching off; and on the Open Inference Protocol's
+  ``/v2/models/model/infer`` with the same row (the body MLServer's V2 gets);
 - the bare endpoint: a Starlette app on the same uvicorn configuration (the
   options ``flavorkit serve`` passes, same event loop and HTTP parser) whose
   ``/invocations`` reads the body and returns a constant JSON answer. It is
@@ -50,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import MLFLOW_PYTHON, mlflow_available, row  # noqa: E402
-from _mlserver import measure_mlserver, mlserver_available, mlserver_rows  # noqa: E402
+from _mlserver import measure_mlserver, mlserver_available, mlserver_rows, v2_body  # noqa: E402
 
 CONNECTIONS = 16
 DURATION_S = float(os.environ.get("BENCH_SERVE_SECONDS", "10"))
@@ -82,6 +83,10 @@ def _model(folder: Path) -> tuple[Path, Any, Any]:
 
 def _body(one: Any) -> str:
     return json.dumps({"dataframe_split": {"columns": FEATURES, "data": one.to_numpy().tolist()}})
+
+
+# the Open Inference Protocol on flavorkit: the model's name is its folder's
+V2_PATH = "/v2/models/model/infer"
 
 
 # -- the servers -------------------------------------------------------------------------
@@ -371,6 +376,10 @@ def run(stacks: bool = False) -> list[dict[str, Any]]:
 
         bare = measure("bare")
         ours = measure("flavorkit")
+        # the same row as one [1, 1] FP64 input per column: the body MLServer gets below
+        ours_v2 = _measure(
+            _server(folder, "flavorkit", path, 1, "auto"), v2_body(one), folder, V2_PATH
+        )
         bare2 = measure("bare", 2)
         ours2 = measure("flavorkit", 2)
         unbatched = measure("flavorkit", 1, "auto", "--max-batch-size", "1")
@@ -412,12 +421,33 @@ def run(stacks: bool = False) -> list[dict[str, Any]]:
                 higher_is_better=higher,
             )
         )
-    results = [bare, ours, bare2, ours2, unbatched, *(theirs,) * bool(theirs)]
+    for metric, key, unit in (
+        ("throughput", "req_s", "req/s"),
+        ("latency p50", "p50_ms", "ms"),
+        ("latency p99", "p99_ms", "ms"),
+    ):
+        rows.append(
+            row(
+                f"serve sklearn V2 infer, 1-row requests, {CONNECTIONS} connections",
+                metric,
+                unit,
+                ours_v2[key],
+                None,
+                raw=ours[key],
+                note=(
+                    f"{tool}, {DURATION_S:g} s, {_stack_name()}; flavorkit POST {V2_PATH} "
+                    "(10 [1, 1] FP64 inputs, micro-batched like dataframe_split); "
+                    "raw = flavorkit /invocations, same row"
+                ),
+                higher_is_better=key == "req_s",
+            )
+        )
+    results = [bare, ours, ours_v2, bare2, ours2, unbatched, *(theirs,) * bool(theirs)]
     errors = sum(r["errors"] for r in results)
     if errors:
         rows[0]["note"] += f"; {errors:.0f} non-200 responses"
     if mlserver:
-        rows += mlserver_rows(ours, mlserver)
+        rows += mlserver_rows(ours, mlserver, ours_v2=ours_v2)
     return rows
 
 

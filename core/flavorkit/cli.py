@@ -247,6 +247,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         loop=args.loop,
         http=args.http,
+        name=args.name,
+        metrics=not args.no_metrics,
     )
     if args.check:
         passed, summary = check(config)
@@ -256,6 +258,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return serve(config, env_manager=args.env_manager)
     except Exception as exc:  # the environment could not be built; the server never started
         return _fail(f"{type(exc).__name__}: {exc}")
+
+
+def _model_name(text: str) -> str:
+    from flavorkit.server._config import check_model_name
+
+    try:
+        return check_model_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _missing_modules(*names: str) -> list[str]:
@@ -345,7 +356,10 @@ def _server_defaults() -> dict[str, Any]:
 
 
 def _add_serve(sub: Any) -> None:
-    serve = sub.add_parser("serve", help="serve a model over HTTP (MLflow's scoring protocol)")
+    serve = sub.add_parser(
+        "serve",
+        help="serve a model over HTTP (MLflow's scoring protocol and the Open Inference Protocol)",
+    )
     serve.add_argument("model", help="model folder or URI")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("-p", "--port", type=int, default=5000, help="port (default 5000)")
@@ -390,6 +404,18 @@ def _add_serve(sub: Any) -> None:
         choices=["auto", "httptools", "h11"],
         default="auto",
         help="HTTP parser (default auto: httptools when installed)",
+    )
+    serve.add_argument(
+        "--name",
+        type=_model_name,
+        default=None,
+        help="the model's name on the Open Inference Protocol (V2) endpoints (default: the "
+        "registered model's name for a models:/ URI, else the folder's name)",
+    )
+    serve.add_argument(
+        "--no-metrics",
+        action="store_true",
+        help="turn off GET /metrics and the recording behind it",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument(

@@ -2,9 +2,11 @@
 
 ``flavorkit serve MODEL`` (or :func:`serve`) loads a model folder, predicts
 on its saved input example, and then answers ``POST /invocations`` with
-``{"predictions": ...}``, plus ``/ping``, ``/health``, ``/version``,
-``/openapi.json`` and ``/docs``. Concurrent table requests are joined into
-vectorised predict calls (micro-batching). Needs the ``serve`` extra:
+``{"predictions": ...}``, the Open Inference Protocol (V2: ``/v2/...``, as
+Triton and MLServer speak it), ``/metrics`` (Prometheus), plus ``/ping``,
+``/health``, ``/version``, ``/model``, ``/openapi.json`` and ``/docs``.
+Concurrent table requests of either protocol are joined into vectorised
+predict calls (micro-batching). Needs the ``serve`` extra:
 ``pip install 'flavorkit[serve]'``.
 """
 

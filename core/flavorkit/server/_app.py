@@ -1,9 +1,13 @@
-"""The ASGI application: MLflow's scoring protocol on Starlette.
+"""The ASGI application: MLflow's scoring protocol and the Open Inference Protocol on Starlette.
 
-Routes: ``GET /ping``, ``/health``, ``/version``, ``/model``, ``/openapi.json``, ``/docs``
-and ``POST /invocations``. The model is loaded and self-tested in the
-lifespan startup, so the server accepts no request before the model has
-predicted on its own input example.
+Routes: ``GET /ping``, ``/health``, ``/version``, ``/model``, ``/openapi.json``, ``/docs``,
+``/metrics`` and ``POST /invocations``; the V2 protocol's ``GET /v2``,
+``/v2/health/live``, ``/v2/health/ready``, ``/v2/models/{name}[/versions/{v}]``,
+``.../ready`` and ``POST .../infer`` (see :mod:`flavorkit.server._v2`). The
+model is loaded and self-tested in the lifespan startup, so the server
+accepts no request before the model has predicted on its own input example.
+Both protocols' requests go through the same parsing, enforcement and
+micro-batcher.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -31,6 +35,12 @@ from flavorkit.io import PayloadTooLargeError
 from flavorkit.server._batching import MicroBatcher
 from flavorkit.server._config import ServerConfig
 from flavorkit.server._scorer import CSV, JSON, PARQUET, Scorer
+from flavorkit.server._v2 import HEADER_LENGTH, BinaryAnswer
+
+if TYPE_CHECKING:
+    from flavorkit.io import Parsed
+    from flavorkit.server._metrics import Metrics
+    from flavorkit.server._v2 import V2Model
 
 log = logging.getLogger("flavorkit.server")
 
@@ -212,17 +222,46 @@ def _malloc_trim() -> Any:
         return None
 
 
+def v2_error_response(status: int, message: str, *, close: bool = False) -> Response:
+    """The V2 protocol's error body ``{"error": message}``."""
+    headers = {"Connection": "close"} if close else None
+    return Response(
+        json.dumps({"error": message}), status_code=status, media_type=_JSON, headers=headers
+    )
+
+
+def _header_length(request: Request) -> int | None:
+    """Triton's ``Inference-Header-Content-Length``: the JSON part's length, binary data after."""
+    value = request.headers.get(HEADER_LENGTH)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        raise _HTTPError(
+            400,
+            "BAD_REQUEST",
+            f"the {HEADER_LENGTH} header must be the JSON part's length in bytes, "
+            f"got {value[:30]!r}",
+        )
+    return int(value)
+
+
 class ScoringApp:
     """The state behind the routes: config, scorer, batcher, and the cached OpenAPI document."""
 
     def __init__(
         self, config: ServerConfig, scorer: Scorer | None = None, *, tune: bool = False
     ) -> None:
+        from flavorkit.server import _metrics
+
         self.config = config
         self.scorer = scorer
         self.tune = tune
         self.batcher: MicroBatcher | None = None
         self.openapi: bytes | None = None
+        self.v2: V2Model | None = None
+        self.metrics: Metrics | None = (
+            _metrics.create() if config.metrics and _metrics.available() else None
+        )
         # one thread: a model is never called from two threads at once
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flavorkit-predict")
         self.memory = _MemoryRelease()
@@ -232,6 +271,7 @@ class ScoringApp:
         from flavorkit import __version__
         from flavorkit.api import load_model
         from flavorkit.server._openapi import openapi_document
+        from flavorkit.server._v2 import V2Model
 
         start = time.perf_counter()
         if self.scorer is None:
@@ -245,14 +285,18 @@ class ScoringApp:
         self.scorer.max_cells = self.config.max_request_cells
         summary = self.scorer.self_test()
         model = self.scorer.model
-        log.info(
-            "loaded %s (flavor %s) in %.2f s; %s",
-            model.path,
-            model.flavor,
-            time.perf_counter() - start,
-            summary,
-        )
-        self.openapi = json.dumps(openapi_document(model, __version__)).encode()
+        seconds = time.perf_counter() - start
+        log.info("loaded %s (flavor %s) in %.2f s; %s", model.path, model.flavor, seconds, summary)
+        cfg = self.config
+        registered = cfg.registered or {}
+        name = cfg.name or registered.get("name") or model.path.name
+        version = str(registered["version"]) if registered.get("version") is not None else "1"
+        self.v2 = V2Model.of(model, str(name), version)
+        self.openapi = json.dumps(
+            openapi_document(model, __version__, v2=self.v2, metrics=self.metrics is not None)
+        ).encode()
+        if self.metrics is not None:
+            self.metrics.set_load_seconds(seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -272,7 +316,10 @@ class ScoringApp:
             self.executor,
             max_rows=cfg.max_batch_size,
             max_delay_s=cfg.max_batch_delay_ms / 1000,
+            observe=self.metrics.batch if self.metrics is not None else None,
         )
+        if self.metrics is not None:
+            self.batcher.track = self.metrics.watch(self.batcher)
         self.batcher.start()
         if self.scorer.batchable and cfg.max_batch_size > 1:
             log.info(
@@ -323,13 +370,31 @@ class ScoringApp:
         return HTMLResponse(swagger_html())
 
     async def invocations(self, request: Request) -> Response:
+        return await self._scored(request, self._invocations_parser, self._error)
+
+    def _invocations_parser(self, request: Request) -> Callable[[bytes], Parsed]:
+        kind = media_kind(request.headers.get("content-type"))
+        prepare = self.scorer.prepare  # type: ignore[union-attr]
+        return lambda body: prepare(body, kind)
+
+    async def _scored(
+        self,
+        request: Request,
+        parser: Callable[[Request], Callable[[bytes], Parsed]],
+        error: Callable[[Exception], Response],
+    ) -> Response:
+        """Read, parse, queue and answer one scoring request (either protocol).
+
+        ``parser`` checks the request's headers and gives the function that
+        parses and validates its body; ``error`` answers an exception.
+        """
         cfg = self.config
-        batcher, scorer = self.batcher, self.scorer
-        assert batcher is not None and scorer is not None
+        batcher = self.batcher
+        assert batcher is not None
         body = b""
         queued = False
         try:
-            kind = media_kind(request.headers.get("content-type"))
+            prepare = parser(request)
             body = await _read_body(request, cfg.max_body_bytes, cfg.body_timeout_s)
             # counted from here, not while the body arrives: a client that sends slowly
             # (or never finishes) must not make every batch wait for it
@@ -338,11 +403,9 @@ class ScoringApp:
                 # parsed and validated here, so a bad request is answered alone and never
                 # joins (and spoils) a micro-batch of good ones
                 if len(body) > _PARSE_INLINE_BYTES:
-                    parsed = await asyncio.get_running_loop().run_in_executor(
-                        None, scorer.prepare, body, kind
-                    )
+                    parsed = await asyncio.get_running_loop().run_in_executor(None, prepare, body)
                 else:
-                    parsed = scorer.prepare(body, kind)
+                    parsed = prepare(body)
             finally:
                 batcher.arriving -= 1
             queued = True
@@ -355,39 +418,121 @@ class ScoringApp:
                 # refused before predicting: answered in turn with the batch in flight, so
                 # a client looping on bad requests gets no more of the server than others
                 await batcher.wait_turn(_REFUSAL_TURN_S)
-            return self._error(exc)
+            return error(exc)
         except Exception as exc:
-            return self._error(exc)
+            return error(exc)
         finally:
             if len(body) >= _RELEASE_AFTER_BYTES:
                 self.memory.release_soon()
+        if type(out) is not bytes and isinstance(out, BinaryAnswer):
+            # Triton's binary tensor data after the JSON part
+            headers = {"Inference-Header-Content-Length": str(out.header_length)}
+            return Response(out, media_type="application/octet-stream", headers=headers)
         return Response(out, media_type=_JSON)
 
-    def _error(self, exc: Exception) -> Response:
-        debug = self.config.debug
-        if isinstance(exc, _HTTPError):
-            return error_response(exc.status, exc.code, str(exc), close=exc.close)
-        if isinstance(exc, PayloadTooLargeError):
-            return error_response(413, "PAYLOAD_TOO_LARGE", str(exc), exc, debug=debug)
-        if isinstance(exc, PayloadError):
-            return error_response(400, "BAD_REQUEST", str(exc), exc, debug=debug)
-        if isinstance(exc, SchemaEnforcementError):
-            return error_response(400, "INVALID_PARAMETER_VALUE", str(exc), exc, debug=debug)
-        if isinstance(exc, asyncio.TimeoutError):
-            return error_response(
-                504,
-                "DEADLINE_EXCEEDED",
-                f"no prediction within {self.config.request_timeout_s:g} s",
-                exc,
-                debug=debug,
+    # -- the Open Inference Protocol (V2) --------------------------------------
+    async def v2_server(self, request: Request) -> Response:
+        from flavorkit import __version__
+
+        body = {"name": "flavorkit", "version": __version__, "extensions": []}
+        return Response(json.dumps(body), media_type=_JSON)
+
+    async def v2_health(self, request: Request) -> Response:
+        # the app answers only once the model has loaded and passed its self-test
+        return Response(status_code=200)
+
+    def _v2_model(self, request: Request) -> V2Model:
+        """The served model when the path names it (and its version); a 404 error otherwise."""
+        v2 = self.v2
+        assert v2 is not None
+        name = request.path_params["model_name"]
+        version = request.path_params.get("version")
+        if name != v2.name:
+            raise _HTTPError(
+                404,
+                "RESOURCE_DOES_NOT_EXIST",
+                f"unknown model {name[:100]!r}: this server serves the model {v2.name!r}",
             )
+        if version is not None and version != v2.version:
+            raise _HTTPError(
+                404,
+                "RESOURCE_DOES_NOT_EXIST",
+                f"model {v2.name!r} has no version {version[:50]!r}: this server serves "
+                f"version {v2.version!r}",
+            )
+        return v2
+
+    async def v2_model_metadata(self, request: Request) -> Response:
+        try:
+            v2 = self._v2_model(request)
+        except _HTTPError as exc:
+            return self._v2_error(exc)
+        return Response(json.dumps(v2.metadata()), media_type=_JSON)
+
+    async def v2_model_ready(self, request: Request) -> Response:
+        try:
+            self._v2_model(request)
+        except _HTTPError as exc:
+            return self._v2_error(exc)
+        return Response(status_code=200)
+
+    async def v2_infer(self, request: Request) -> Response:
+        return await self._scored(request, self._v2_parser, self._v2_error)
+
+    def _v2_parser(self, request: Request) -> Callable[[bytes], Parsed]:
+        v2 = self._v2_model(request)
+        length = _header_length(request)
+        prepare = self.scorer.prepare_v2  # type: ignore[union-attr]
+        return lambda body: prepare(body, length, v2)
+
+    def _v2_error(self, exc: Exception) -> Response:
+        status, _, message, close = self._error_parts(exc)
+        return v2_error_response(status, message, close=close)
+
+    # -- metrics -------------------------------------------------------------
+    async def metrics_text(self, request: Request) -> Response:
+        from flavorkit.server._metrics import CONTENT_TYPE
+
+        metrics = self.metrics
+        if metrics is None:
+            why = (
+                "metrics are off in this server's config"
+                if not self.config.metrics
+                else "prometheus_client is not installed: pip install 'flavorkit[serve]'"
+            )
+            return error_response(501, "NOT_IMPLEMENTED", why)
+        if metrics.multiprocess:  # reads every worker's files
+            text = await asyncio.get_running_loop().run_in_executor(None, metrics.render)
+        else:
+            text = metrics.render()
+        return Response(text, media_type=CONTENT_TYPE)
+
+    def _error(self, exc: Exception) -> Response:
+        status, code, message, close = self._error_parts(exc)
+        if isinstance(exc, _HTTPError):
+            return error_response(status, code, message, close=close)
+        return error_response(status, code, message, exc, debug=self.config.debug)
+
+    def _error_parts(self, exc: Exception) -> tuple[int, str, str, bool]:
+        """(status, error code, message, close the connection) for an exception."""
+        if isinstance(exc, _HTTPError):
+            return exc.status, exc.code, str(exc), exc.close
+        if isinstance(exc, PayloadTooLargeError):
+            return 413, "PAYLOAD_TOO_LARGE", str(exc), False
+        if isinstance(exc, PayloadError):
+            return 400, "BAD_REQUEST", str(exc), False
+        if isinstance(exc, SchemaEnforcementError):
+            return 400, "INVALID_PARAMETER_VALUE", str(exc), False
+        if isinstance(exc, asyncio.TimeoutError):
+            message = f"no prediction within {self.config.request_timeout_s:g} s"
+            return 504, "DEADLINE_EXCEEDED", message, False
         log.error("prediction failed", exc_info=exc)
         message = f"the model failed to predict ({type(exc).__name__})"
-        if debug:
+        if self.config.debug:
             message += f": {exc}"
         else:
             message += "; the server log has the details"
-        return error_response(500, "INTERNAL_ERROR", message, exc, debug=debug)
+        return 500, "INTERNAL_ERROR", message, False
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -396,8 +541,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         exc.status_code, "BAD_REQUEST"
     )
     path = request.url.path
-    path = path if len(path) <= 100 else path[:100] + "..."
-    return error_response(exc.status_code, code, f"{request.method[:20]} {path}: {exc.detail}")
+    shown = path if len(path) <= 100 else path[:100] + "..."
+    message = f"{request.method[:20]} {shown}: {exc.detail}"
+    if path == "/v2" or path.startswith("/v2/"):
+        return v2_error_response(exc.status_code, message)
+    return error_response(exc.status_code, code, message)
 
 
 def create_app(
@@ -413,18 +561,41 @@ def create_app(
     from flavorkit.server._openapi import swagger_assets
 
     state = ScoringApp(config, scorer, tune=tune)
+    model = "/v2/models/{model_name}"
+    versioned = model + "/versions/{version}"
+    # matched in order: the scoring routes first
     routes = [
+        Route("/invocations", state.invocations, methods=["POST"]),
+        Route(model + "/infer", state.v2_infer, methods=["POST"]),
         Route("/ping", state.ping, methods=["GET"]),
         Route("/health", state.ping, methods=["GET"]),
         Route("/version", state.version, methods=["GET"]),
         Route("/model", state.model_info, methods=["GET"]),
-        Route("/invocations", state.invocations, methods=["POST"]),
         Route("/openapi.json", state.openapi_json, methods=["GET"]),
         Route("/docs", state.docs, methods=["GET"]),
         Mount("/docs/assets", StaticFiles(directory=swagger_assets()), name="swagger-assets"),
+        Route("/metrics", state.metrics_text, methods=["GET"]),
+        Route("/v2", state.v2_server, methods=["GET"]),
+        Route("/v2/health/live", state.v2_health, methods=["GET"]),
+        Route("/v2/health/ready", state.v2_health, methods=["GET"]),
+        Route(model, state.v2_model_metadata, methods=["GET"]),
+        Route(versioned, state.v2_model_metadata, methods=["GET"]),
+        Route(model + "/ready", state.v2_model_ready, methods=["GET"]),
+        Route(versioned + "/ready", state.v2_model_ready, methods=["GET"]),
+        Route(versioned + "/infer", state.v2_infer, methods=["POST"]),
     ]
+    middleware = []
+    if state.metrics is not None:
+        from starlette.middleware import Middleware
+
+        from flavorkit.server._metrics import MetricsMiddleware
+
+        middleware.append(Middleware(MetricsMiddleware, metrics=state.metrics))
     app = Starlette(
-        routes=routes, lifespan=state.lifespan, exception_handlers={HTTPException: _http_error}
+        routes=routes,
+        lifespan=state.lifespan,
+        exception_handlers={HTTPException: _http_error},
+        middleware=middleware,
     )
     app.state.scoring = state
     return app

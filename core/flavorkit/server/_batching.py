@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,6 +37,13 @@ class _Job:
     request: Parsed
     future: asyncio.Future[bytes]
     rows: int = field(default=1)
+    # the loop's clock when the job was queued
+    queued: float = 0.0
+
+
+# called after each predict call with (requests, rows, seconds each request waited in the
+# queue, seconds the call took); on the event loop, so it must be quick
+BatchObserver = Callable[[int, int, list[float], float], None]
 
 
 class MicroBatcher:
@@ -52,8 +60,13 @@ class MicroBatcher:
         *,
         max_rows: int = 64,
         max_delay_s: float = 0.002,
+        observe: BatchObserver | None = None,
+        track: Callable[[int], None] | None = None,
     ) -> None:
         self.scorer = scorer
+        self.observe = observe
+        # told the number of pending jobs when it changes (a metric in another process's view)
+        self.track = track
         self.executor = executor
         self.max_rows = max(1, int(max_rows))
         self.max_delay_s = max(0.0, float(max_delay_s))
@@ -90,11 +103,19 @@ class MicroBatcher:
         """
         if self._task is None or self._task.done():
             raise RuntimeError("the batcher is not running")
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bytes] = loop.create_future()
         rows = len(request.rows.rows) if request.rows is not None else 1
-        self._queue.put_nowait(_Job(request, future, rows))
+        self._queue.put_nowait(_Job(request, future, rows, loop.time()))
         self._pending += 1
+        if self.track is not None:
+            self.track(self._pending)
         return future
+
+    @property
+    def pending(self) -> int:
+        """Jobs queued or in a predict call, not yet answered."""
+        return self._pending
 
     async def wait_turn(self, limit_s: float) -> None:
         """Wait as long as a request arriving now would wait for its batch (at most ``limit_s``).
@@ -147,6 +168,7 @@ class MicroBatcher:
                     held.append(stop)
             requests = [j.request for j in batch]
             self._predicting = True
+            started = loop.time()
             try:
                 results = await loop.run_in_executor(
                     self.executor, self.scorer.score_batch, requests
@@ -159,6 +181,18 @@ class MicroBatcher:
                 self._pending -= len(batch)
                 if self._turns:
                     self._release_turns(idle=not self._pending)
+            if self.track is not None:
+                self.track(self._pending)
+            if self.observe is not None:
+                try:
+                    self.observe(
+                        len(batch),
+                        sum(j.rows for j in batch),
+                        [started - j.queued for j in batch],
+                        loop.time() - started,
+                    )
+                except Exception:  # metrics must never stop the batcher
+                    log.exception("recording the batch metrics failed")
             if len(batch) > 1:
                 self.batches += 1
                 self.batched_requests += len(batch)

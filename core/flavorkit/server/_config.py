@@ -32,6 +32,12 @@ class ServerConfig:
     ``loop`` and ``http`` are uvicorn's: ``auto`` takes uvloop and httptools
     when they are installed (the ``serve`` extra brings them), else asyncio
     and h11.
+
+    ``name`` is the model's name on the Open Inference Protocol (V2)
+    endpoints: by default the registered model's name when served from a
+    ``models:/`` URI, else the model folder's name. Its version there is the
+    registered version, else ``"1"``. ``metrics`` turns ``GET /metrics`` (and
+    the recording behind it) on or off.
     """
 
     model_uri: str
@@ -57,6 +63,12 @@ class ServerConfig:
     # the workers start, so they all serve the same files; what was asked and what was found
     source_uri: str | None = None
     registered: dict[str, Any] | None = None
+    name: str | None = None
+    metrics: bool = True
+
+    def __post_init__(self) -> None:
+        if self.name is not None:
+            check_model_name(self.name)
 
     def to_env(self) -> str:
         """JSON for ``FLAVORKIT_SERVER_CONFIG``, read back by each worker."""
@@ -75,3 +87,13 @@ class ServerConfig:
                 f"{CONFIG_ENV} is not set; start the server with `flavorkit serve MODEL`"
             )
         return cls(**json.loads(text))
+
+
+def check_model_name(name: str) -> str:
+    """``name`` when it can be a V2 model name (one URL path segment); raises ``ValueError``."""
+    if not name or len(name) > 200 or "/" in name or not name.isprintable() or name.strip() != name:
+        raise ValueError(
+            f"the model name {name[:200]!r} cannot be a V2 model name: give 1 to 200 printable "
+            "characters without '/' and without surrounding spaces"
+        )
+    return name

@@ -27,7 +27,7 @@ log = logging.getLogger("flavorkit.server")
 ENV_ROOT_VAR = "FLAVORKIT_ENV_ROOT"
 _DONE = ".flavorkit-env-complete"
 # what the server itself needs inside the model's environment
-_SERVER_DISTS = ("uvicorn", "starlette", "swagger-ui-bundle")
+_SERVER_DISTS = ("uvicorn", "starlette", "swagger-ui-bundle", "prometheus-client")
 
 
 def env_root() -> Path:

@@ -15,6 +15,7 @@ from flavorkit.signature import AnyType, Array, ColSpec, DataType, Map, Object, 
 
 if TYPE_CHECKING:
     from flavorkit.api._pyfunc import PyFuncModel
+    from flavorkit.server._v2 import V2Model
 
 _SCALARS: dict[DataType, dict[str, Any]] = {
     DataType.boolean: {"type": "boolean"},
@@ -236,8 +237,14 @@ def _example(model: PyFuncModel) -> Any:
         return None
 
 
-def openapi_document(model: PyFuncModel, version: str) -> dict[str, Any]:
-    """The OpenAPI 3.0 document for ``model``: called once when the server starts."""
+def openapi_document(
+    model: PyFuncModel, version: str, *, v2: V2Model | None = None, metrics: bool = False
+) -> dict[str, Any]:
+    """The OpenAPI 3.0 document for ``model``: called once when the server starts.
+
+    With ``v2`` (the model's V2 view) it covers the Open Inference Protocol's
+    paths; with ``metrics``, ``GET /metrics``.
+    """
     params = _params_schema(model)
     components: dict[str, Any] = {"Error": _ERROR, "Predictions": _output_schema(model)}
     refs = []
@@ -267,14 +274,20 @@ def openapi_document(model: PyFuncModel, version: str) -> dict[str, Any]:
         }
 
     health = {"200": {"description": "the model is loaded and passed its self-test"}}
-    return {
+    document = {
         "openapi": "3.0.3",
         "info": {
             "title": f"flavorkit model server: {model.path.name}",
             "version": version,
             "description": (
                 f"Serves the {model.flavor} model at {model.path} "
-                "through MLflow's scoring protocol."
+                "through MLflow's scoring protocol"
+                + (
+                    f" and the Open Inference Protocol (V2) as model {v2.name!r} "
+                    f"version {v2.version!r}."
+                    if v2 is not None
+                    else "."
+                )
             ),
         },
         "paths": {
@@ -335,6 +348,238 @@ def openapi_document(model: PyFuncModel, version: str) -> dict[str, Any]:
             },
         },
         "components": {"schemas": components},
+    }
+    paths: dict[str, Any] = document["paths"]
+    if metrics:
+        paths["/metrics"] = {
+            "get": {
+                "summary": "Prometheus metrics",
+                "description": (
+                    "Requests by endpoint and status, latency histograms, micro-batch sizes, "
+                    "queue and predict times, model load time, in Prometheus's text format"
+                ),
+                "operationId": "metrics",
+                "responses": {
+                    "200": {
+                        "description": "the metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        }
+    if v2 is not None:
+        paths.update(_v2_paths(model, v2))
+        components.update(_v2_components(model, v2))
+    return document
+
+
+# -- the Open Inference Protocol (V2) ---------------------------------------------------
+
+_V2_DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32"]
+_V2_DATATYPES += ["INT64", "FP16", "FP32", "FP64", "BYTES"]
+
+
+def _v2_ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _v2_components(model: PyFuncModel, v2: V2Model) -> dict[str, Any]:
+    from flavorkit.server._v2 import INPUT_CONTENT_TYPES, REQUEST_CONTENT_TYPES
+
+    names = [i.name for i in v2.inputs]
+    name_schema: dict[str, Any] = {"type": "string"}
+    if names:
+        name_schema["example"] = names[0]
+    tensor_parameters = {
+        "type": "object",
+        "properties": {"content_type": {"type": "string", "enum": list(INPUT_CONTENT_TYPES)}},
+    }
+    request_parameters: dict[str, Any] = {
+        "type": "object",
+        "description": "content_type, and the model's params",
+        "properties": {"content_type": {"type": "string", "enum": list(REQUEST_CONTENT_TYPES)}},
+    }
+    params = _params_schema(model)
+    if params is not None:
+        request_parameters["properties"].update(params["properties"])
+    tensor = {
+        "type": "object",
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": name_schema,
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "datatype": {"type": "string", "enum": _V2_DATATYPES},
+            "data": {"type": "array", "description": "the elements, flat, in row-major order"},
+            "parameters": tensor_parameters,
+        },
+    }
+    request: dict[str, Any] = {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "id": {"type": "string"},
+            "parameters": request_parameters,
+            "inputs": {"type": "array", "items": _v2_ref("V2RequestInput"), "minItems": 1},
+            "outputs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string"}, "parameters": {"type": "object"}},
+                },
+            },
+        },
+    }
+    output = {
+        "type": "object",
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer"}},
+            "datatype": {"type": "string", "enum": _V2_DATATYPES},
+            "data": {"type": "array"},
+            "parameters": {"type": "object"},
+        },
+    }
+    metadata_tensor = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "datatype": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer"}},
+            "parameters": {"type": "object"},
+        },
+    }
+    return {
+        "V2Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}},
+        },
+        "V2RequestInput": tensor,
+        "V2InferenceRequest": request,
+        "V2InferenceResponse": {
+            "type": "object",
+            "required": ["model_name", "outputs"],
+            "properties": {
+                "model_name": {"type": "string"},
+                "model_version": {"type": "string"},
+                "id": {"type": "string"},
+                "outputs": {"type": "array", "items": output},
+            },
+        },
+        "V2ModelMetadata": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "versions": {"type": "array", "items": {"type": "string"}},
+                "platform": {"type": "string"},
+                "inputs": {"type": "array", "items": metadata_tensor},
+                "outputs": {"type": "array", "items": metadata_tensor},
+                "parameters": {"type": "object"},
+            },
+        },
+        "V2ServerMetadata": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "version": {"type": "string"},
+                "extensions": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    }
+
+
+def _v2_paths(model: PyFuncModel, v2: V2Model) -> dict[str, Any]:
+    from flavorkit.server._v2 import example_request
+
+    def json_answer(description: str, schema: str) -> dict[str, Any]:
+        return {
+            "description": description,
+            "content": {"application/json": {"schema": _v2_ref(schema)}},
+        }
+
+    def error(description: str) -> dict[str, Any]:
+        return json_answer(description, "V2Error")
+
+    def op(summary: str, op_id: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
+        return {
+            "summary": summary,
+            "operationId": op_id,
+            "tags": ["V2"],
+            "responses": responses,
+            **more,
+        }
+
+    name_param = {
+        "name": "model_name",
+        "in": "path",
+        "required": True,
+        "description": "the served model's name",
+        "schema": {"type": "string", "default": v2.name, "enum": [v2.name]},
+    }
+    version_param = {
+        "name": "version",
+        "in": "path",
+        "required": True,
+        "description": "the served model's version",
+        "schema": {"type": "string", "default": v2.version, "enum": [v2.version]},
+    }
+    unknown = error("no such model or version here")
+    ok = {"200": {"description": "yes (an empty body)"}}
+    body: dict[str, Any] = {"schema": _v2_ref("V2InferenceRequest")}
+    example = example_request(model, v2)
+    if example is not None:
+        body["example"] = example
+    infer_responses = {
+        "200": json_answer("the outputs", "V2InferenceResponse"),
+        "400": error("malformed request, or data that does not match the signature"),
+        "404": unknown,
+        "413": error("body or request over the server's size limits"),
+        "500": error("the model failed to predict"),
+    }
+
+    def infer(op_id: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "post": op(
+                "Infer (Open Inference Protocol)",
+                op_id,
+                infer_responses,
+                parameters=params,
+                requestBody={"required": True, "content": {"application/json": body}},
+            )
+        }
+
+    metadata = {
+        "200": json_answer("the model's inputs and outputs", "V2ModelMetadata"),
+        "404": unknown,
+    }
+    ready = {**ok, "404": unknown}
+    both = [name_param, version_param]
+    return {
+        "/v2": {
+            "get": op(
+                "Server metadata",
+                "v2_server",
+                {"200": json_answer("name, version, extensions", "V2ServerMetadata")},
+            )
+        },
+        "/v2/health/live": {"get": op("Server live", "v2_live", ok)},
+        "/v2/health/ready": {"get": op("Server ready", "v2_ready", ok)},
+        "/v2/models/{model_name}": {
+            "get": op("Model metadata", "v2_model", metadata, parameters=[name_param])
+        },
+        "/v2/models/{model_name}/versions/{version}": {
+            "get": op("Model version metadata", "v2_model_version", metadata, parameters=both)
+        },
+        "/v2/models/{model_name}/ready": {
+            "get": op("Model ready", "v2_model_ready", ready, parameters=[name_param])
+        },
+        "/v2/models/{model_name}/versions/{version}/ready": {
+            "get": op("Model version ready", "v2_model_version_ready", ready, parameters=both)
+        },
+        "/v2/models/{model_name}/infer": infer("v2_infer", [name_param]),
+        "/v2/models/{model_name}/versions/{version}/infer": infer("v2_infer_version", both),
     }
 
 

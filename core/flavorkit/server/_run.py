@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from flavorkit.server._config import CONFIG_ENV, ServerConfig
@@ -93,8 +95,33 @@ def serve(config: ServerConfig, *, env_manager: str = "local") -> int:
     import uvicorn
 
     os.environ[CONFIG_ENV] = config.to_env()
-    uvicorn.run(APP_FACTORY, factory=True, **uvicorn_options(config))
+    with _metrics_folder(config):
+        uvicorn.run(APP_FACTORY, factory=True, **uvicorn_options(config))
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_folder(config: ServerConfig) -> Iterator[None]:
+    """With several workers, a fresh ``PROMETHEUS_MULTIPROC_DIR`` for their metric files.
+
+    Each worker records into its own files there and ``/metrics`` sums them.
+    A folder set by the caller is used as it is (and left in place).
+    """
+    from flavorkit.server._metrics import MULTIPROC_ENV
+
+    if config.workers <= 1 or not config.metrics or os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="flavorkit-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pin_location(config: ServerConfig) -> None:

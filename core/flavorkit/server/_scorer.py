@@ -34,11 +34,13 @@ from flavorkit.io import (
     read_parquet,
     rows_input,
 )
+from flavorkit.server._v2 import V2Request
 from flavorkit.signature import DataType
 from flavorkit.signature._exact import FLOAT_EXACT, FLOAT_MAX, INT_BOUNDS
 
 if TYPE_CHECKING:
     from flavorkit.api._pyfunc import PyFuncModel
+    from flavorkit.server._v2 import V2Model
 
 log = logging.getLogger("flavorkit.server")
 
@@ -94,27 +96,32 @@ class Scorer:
             request = self.parse(body, kind)
             self.validate(request)
             if kind == JSON and not request.unwrap:
-                # JSON parses 1e400 as infinity; vouched-for rows hold none (the quick check)
-                _refuse_infinity(request.frame if request.rows is not None else request.data)
-                if request.params:
-                    find_overflow(request.params, "params")
+                _refuse_overflow(request)
         except (PayloadError, SchemaEnforcementError, MemoryError):
             raise
-        except RecursionError:
-            raise PayloadError(
-                "the body nests arrays or objects too deeply; send flat rows or tensors",
-                field="body",
-            ) from None
         except Exception as exc:
-            # one line, no traceback (a client can send these at will); debug logs show it
-            log.warning(
-                "refused a request body that could not be read (%s)",
-                type(exc).__name__,
-                exc_info=log.isEnabledFor(logging.DEBUG),
-            )
-            raise PayloadError(
-                f"the request could not be read ({type(exc).__name__})", field="body"
-            ) from None
+            raise _unreadable(exc) from None
+        return request
+
+    def prepare_v2(self, body: bytes, header_length: int | None, model: V2Model) -> V2Request:
+        """Parse and validate one V2 inference request body, as :meth:`prepare` does.
+
+        ``header_length`` is the ``Inference-Header-Content-Length`` header
+        (binary tensor data follows the JSON part), ``model`` the V2 view of
+        the served model. A request whose inputs form a table (content type
+        ``pd``) can join micro-batches like a ``dataframe_split`` body.
+        """
+        from flavorkit.server._v2 import parse_request
+
+        try:
+            request = parse_request(body, header_length, model, self.limits)
+            self.validate(request)
+            if not request.binary:  # binary floats are what was sent, infinities included
+                _refuse_overflow(request)
+        except (PayloadError, SchemaEnforcementError, MemoryError):
+            raise
+        except Exception as exc:
+            raise _unreadable(exc) from None
         return request
 
     def parse(self, body: bytes, kind: str) -> Parsed:
@@ -252,7 +259,16 @@ class Scorer:
 
     def score(self, request: Parsed) -> bytes:
         """The response body for one request."""
-        return encode_predictions(self.predict(request), unwrap=request.unwrap)
+        return self.encode(request, self.predict(request))
+
+    @staticmethod
+    def encode(request: Parsed, result: Any) -> bytes:
+        """The response body for ``request`` given its predictions: V2 JSON or MLflow's."""
+        if isinstance(request, V2Request):
+            from flavorkit.server._v2 import encode_response
+
+            return encode_response(result, request)
+        return encode_predictions(result, unwrap=request.unwrap)
 
     def score_batch(self, requests: list[Parsed]) -> list[bytes | BaseException]:
         """Response bodies (or the exception each request raised), in the order given.
@@ -281,8 +297,12 @@ class Scorer:
         except Exception as exc:
             return exc
 
-    def _joined(self, requests: list[Parsed]) -> list[bytes] | None:
-        """One predict call for several table requests; None when it cannot be split back."""
+    def _joined(self, requests: list[Parsed]) -> list[bytes | BaseException] | None:
+        """One predict call for several table requests; None when it cannot be split back.
+
+        Each request's answer is encoded on its own: one that cannot be (a V2
+        request asking for an output the model does not give) gets its error.
+        """
         first = requests[0].rows
         assert first is not None
         rows: list[list[Any]] = []
@@ -297,10 +317,16 @@ class Scorer:
             parts = split_predictions(result, sizes)
             if parts is None:
                 return None
-            return [encode_predictions(p) for p in parts]
         except Exception:
             # someone in the batch sent bad data (or the model failed): find out who, one by one
             return None
+        out: list[bytes | BaseException] = []
+        for req, part in zip(requests, parts, strict=True):
+            try:
+                out.append(self.encode(req, part))
+            except Exception as exc:
+                out.append(exc)
+        return out
 
     # -- self-test -----------------------------------------------------------
     def self_test(self) -> str:
@@ -343,6 +369,32 @@ class Scorer:
             self.batchable = False
             return "; micro-batching off: the output for joined requests is not row-aligned"
         return ""
+
+
+def _refuse_overflow(request: Parsed) -> None:
+    """JSON parses 1e400 as infinity: refuse one in the input or the params.
+
+    Vouched-for rows hold none (the quick check); rows typed in full and other inputs are searched.
+    """
+    _refuse_infinity(request.frame if request.rows is not None else request.data)
+    if request.params:
+        find_overflow(request.params, "params")
+
+
+def _unreadable(exc: Exception) -> PayloadError:
+    """The error for a body reading failed on in a way no check foresaw."""
+    if isinstance(exc, RecursionError):
+        return PayloadError(
+            "the body nests arrays or objects too deeply; send flat rows or tensors",
+            field="body",
+        )
+    # one line, no traceback (a client can send these at will); debug logs show it
+    log.warning(
+        "refused a request body that could not be read (%s)",
+        type(exc).__name__,
+        exc_info=log.isEnabledFor(logging.DEBUG),
+    )
+    return PayloadError(f"the request could not be read ({type(exc).__name__})", field="body")
 
 
 def _refuse_infinity(data: Any) -> None:
@@ -409,8 +461,14 @@ class _QuickPlan:
 
     def __init__(self, schema: Any) -> None:
         self.named = schema.has_input_names()
+        # complex types (Array, Object, Map: unhashable) are never vouched for
         self.specs = [
-            (str(s.name), _KINDS.get(s.type, _OTHER), bool(s.required)) for s in schema.inputs
+            (
+                str(s.name),
+                _KINDS.get(s.type, _OTHER) if isinstance(s.type, DataType) else _OTHER,
+                bool(s.required),
+            )
+            for s in schema.inputs
         ]
         self.positions: dict[tuple[str, ...], list[int | None]] = {}
         # every column a double, named: vouched-for rows in the signature's order are one
