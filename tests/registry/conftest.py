@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from registry_support import save_add_constant
 
 TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:
@@ -29,16 +30,6 @@ def registry_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     yield folder
     forget_registries()  # close this test's connections
-
-
-def save_add_constant(path: Path, k: float) -> Path:
-    """A custom model adding ``k``, with an input example (so it has a signature)."""
-    import flavorkit
-    import pandas as pd
-    from _models import AddConstant
-
-    flavorkit.save_model(AddConstant(k), path, input_example=pd.DataFrame({"x": [1.0, 2.0]}))
-    return path
 
 
 @pytest.fixture(scope="session")

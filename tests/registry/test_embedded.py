@@ -9,11 +9,11 @@ from pathlib import Path
 import flavorkit
 import pandas as pd
 import pytest
-from conftest import save_add_constant
 from flavorkit import registry
 from flavorkit.exceptions import DigestMismatchError, LocationError
 from flavorkit.folder._uri import resolve_uri
 from flavorkit.stores import folder_digests
+from registry_support import save_add_constant
 
 
 def predict(uri: str) -> list[float]:

@@ -17,11 +17,11 @@ from typing import Any
 import flavorkit
 import pandas as pd
 import pytest
-from conftest import save_add_constant
 from flavorkit.exceptions import LocationError
 from flavorkit.folder._uri import resolve_uri
 from flavorkit.registry._resolve import forget_registries
 from mlflow_schemas import LOGGED_MODELS, SCHEMA_2_8, VERSION_INSERT
+from registry_support import save_add_constant
 
 pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")

@@ -24,12 +24,12 @@ from typing import Any
 import flavorkit
 import pandas as pd
 import pytest
-from conftest import save_add_constant
 from flavorkit.exceptions import LocationError
 from flavorkit.folder._uri import resolve_uri
 from flavorkit.registry import open_registry
 from flavorkit.registry._resolve import forget_registries
 from mlflow_schemas import SCHEMA_2_8, SCHEMA_3_REGISTRY, VERSION_INSERT
+from registry_support import save_add_constant
 
 RUN_A, RUN_B, RUN_C = "a" * 32, "b" * 32, "c" * 32
 

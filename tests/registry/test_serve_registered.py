@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 from _serving_models import start_server
-from conftest import save_add_constant
+from registry_support import save_add_constant
 
 
 @pytest.mark.parametrize("workers", [1, 2])
