@@ -28,14 +28,18 @@ MLSERVER_STAMP := $(MLSERVER_VENV)/.installed
 # (Triton 2.51) has a Python backend stub built against NumPy 1.x; this checkout's flavorkit
 # and plugins, editable. The script keeps a stamp of what it installed and skips when current.
 TRITON_VENV ?= .venvs/triton
+# pyspark for the Spark benchmark's MLflow column, beside MLflow's environment (bench_spark.py
+# puts it on PYTHONPATH); MLflow's own environment, and so the interop tests, stay as they are
+PYSPARK_TARGET ?= .venvs/pyspark
+PYSPARK_STAMP := $(PYSPARK_TARGET)/.installed
 
-.PHONY: demo test lint bench clean mlflow-env mlserver-env triton-env
+.PHONY: demo test lint bench clean mlflow-env mlserver-env triton-env pyspark-env
 
 $(STAMP): pyproject.toml $(PLUGINS) $(CONTRIB) requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[testing,serve,parquet,cli,s3,mlflow]' \
+	$(PIP) install --quiet -e '.[testing,serve,parquet,cli,s3,mlflow,spark,dask]' \
 		$(foreach p,$(PLUGINS) $(CONTRIB),-e $(dir $(p))) -r requirements-dev.txt
 	touch $@
 
@@ -56,6 +60,12 @@ $(MLSERVER_STAMP): pyproject.toml plugins/sklearn/pyproject.toml
 
 mlserver-env: $(MLSERVER_STAMP)
 
+$(PYSPARK_STAMP): $(MLFLOW_STAMP)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --target $(PYSPARK_TARGET) pyspark==4.3.0
+	touch $@
+
+pyspark-env: $(PYSPARK_STAMP)
+
 triton-env: $(STAMP)
 	FLAVORKIT_TRITON_ENV=$(TRITON_VENV) $(PY) plugins/triton/tests/backend_env.py
 
@@ -75,6 +85,7 @@ lint: $(STAMP)
 
 bench: $(STAMP) $(MLFLOW_STAMP) triton-env
 	-$(MAKE) --no-print-directory mlserver-env
+	-$(MAKE) --no-print-directory pyspark-env
 	$(PY) benchmarks/run.py
 
 clean:

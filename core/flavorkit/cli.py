@@ -194,6 +194,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if not isinstance(params, dict):
             return _fail("--params must be a JSON object")
     show = not args.quiet and sys.stderr.isatty()
+    if args.engine != "local":
+        return _predict_on_engine(args, params, show)
+    if args.master or args.scheduler:
+        return _fail("--master and --scheduler need --engine spark or --engine dask")
     try:
         model = load_model(args.model, allow_unsafe=args.allow_unsafe or None)
         result = batch.predict_file(
@@ -218,6 +222,64 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if show:
         print(
             f"{result.rows_in} rows -> {result.rows_out} predictions in {result.seconds:.1f} s",
+            file=sys.stderr,
+        )
+    return 0
+
+
+# the modules an engine of `flavorkit predict --engine` needs, by engine (its extra's name)
+_ENGINE_MODULES = {"spark": ("pyspark", "pyarrow"), "dask": ("dask", "distributed", "pyarrow")}
+
+
+def _predict_on_engine(args: argparse.Namespace, params: Any, show: bool) -> int:
+    """``flavorkit predict --engine spark|dask``: partitions scored in parallel, part files out."""
+    from flavorkit.enforce._values import names_preview
+    from flavorkit.exceptions import FlavorkitError
+
+    engine = args.engine
+    missing = _missing_modules(*_ENGINE_MODULES[engine])
+    if missing:
+        return _fail(
+            f"--engine {engine} needs the '{engine}' extra ({', '.join(missing)} not installed): "
+            f"pip install 'flavorkit[{engine}]'"
+        )
+    if engine == "spark":
+        if args.scheduler:
+            return _fail("--scheduler is for --engine dask; Spark takes --master")
+        from flavorkit.spark import predict_files
+
+        where: dict[str, Any] = {"master": args.master}
+    else:
+        if args.master:
+            return _fail("--master is for --engine spark; Dask takes --scheduler")
+        from flavorkit.dask import predict_files
+
+        where = {"scheduler": args.scheduler}
+    try:
+        result = predict_files(
+            args.model,
+            args.input,
+            args.output,
+            input_format=args.input_format,
+            output_format=args.output_format,
+            params=params,
+            keep=args.keep or (),
+            allow_unsafe=args.allow_unsafe or None,
+            chunk_rows=args.chunk_size,
+            **where,
+        )
+    except (FlavorkitError, FileNotFoundError, ValueError) as exc:
+        return _fail(str(exc))
+    if result.ignored_columns:
+        print(
+            "note: input columns not in the signature were left out: "
+            + names_preview(result.ignored_columns),
+            file=sys.stderr,
+        )
+    if show:
+        print(
+            f"{result.rows_in} rows -> {result.rows_out} predictions in {result.chunks} "
+            f"partitions on {engine} in {result.seconds:.1f} s",
             file=sys.stderr,
         )
     return 0
@@ -479,6 +541,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-unsafe", action="store_true", help="allow formats that run code when loaded"
     )
     predict.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    predict.add_argument(
+        "--engine",
+        choices=["local", "spark", "dask"],
+        default="local",
+        help="local: this process, chunk by chunk (default); spark, dask: partitions in "
+        "parallel, CSV or Parquet in, a folder of part files out (the spark / dask extra)",
+    )
+    predict.add_argument(
+        "--master", metavar="URL", help="Spark master for --engine spark (default local[*])"
+    )
+    predict.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="for --engine dask: threads (default), processes, synchronous, or the address "
+        "of a distributed scheduler (tcp://host:8786)",
+    )
     predict.set_defaults(func=_cmd_predict)
 
     _add_serve(sub)
