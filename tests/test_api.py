@@ -337,6 +337,34 @@ def test_code_paths_shipped_code_needs_opt_in(tmp_path: Path) -> None:
     assert out.stdout.strip() == "[4]"
 
 
+def test_saving_with_code_paths_and_an_example_leaves_sys_path_alone(tmp_path: Path) -> None:
+    # the save predicts on the example from the folder it is writing (its code/ on sys.path),
+    # then renames that folder: a path to it left on sys.path would point nowhere
+    module = tmp_path / "src" / "kept_models.py"
+    module.parent.mkdir()
+    module.write_text(
+        "import flavorkit\n\n"
+        "class Kept(flavorkit.PythonModel):\n"
+        "    def predict(self, context, model_input, params=None):\n"
+        "        return model_input\n"
+    )
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(module.parent)!r})
+        import flavorkit, kept_models, pandas as pd
+        before = list(sys.path)
+        example = pd.DataFrame({{"a": [1.0]}})
+        flavorkit.save_model(kept_models.Kept(), {str(tmp_path / "model")!r},
+                             code_paths=[{str(module)!r}], input_example=example)
+        print([p for p in sys.path if p not in before])
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]"
+    assert (tmp_path / "model" / "code" / "kept_models.py").is_file()
+
+
 def test_fresh_process_gives_same_predictions(tmp_path: Path) -> None:
     path = tmp_path / "model"
     x = frame()

@@ -234,16 +234,22 @@ def _infer_from_example(
     if params_schema is not None:
         manifest.signature = ModelSignature(params=params_schema)
     manifest.signature = _with_flavor_params(manifest.signature, flavor_params)
-    native = load_folder(registry, flavor, tmp, manifest, True, None)
-    model = PyFuncModel(manifest, tmp, flavor, native, registry)
+    # loading puts the folder's code/ on sys.path; this folder is about to be renamed, so
+    # the caller's sys.path is put back as it was
+    path_before = list(sys.path)
     try:
-        output = model.predict(example, params=params)
-        outputs = infer_output_schema(output, column_input=not inputs.is_tensor_spec())
-    except Exception as exc:
-        raise SignatureError(
-            f"could not infer the output signature by predicting on input_example "
-            f"({type(exc).__name__}: {exc}); pass signature= explicitly"
-        ) from exc
+        native = load_folder(registry, flavor, tmp, manifest, True, None)
+        model = PyFuncModel(manifest, tmp, flavor, native, registry)
+        try:
+            output = model.predict(example, params=params)
+            outputs = infer_output_schema(output, column_input=not inputs.is_tensor_spec())
+        except Exception as exc:
+            raise SignatureError(
+                f"could not infer the output signature by predicting on input_example "
+                f"({type(exc).__name__}: {exc}); pass signature= explicitly"
+            ) from exc
+    finally:
+        sys.path[:] = path_before
     return ModelSignature(inputs=inputs, outputs=outputs, params=params_schema)
 
 
