@@ -182,7 +182,6 @@ def _serving_example_problems(model: Any) -> list[str]:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from flavorkit import batch
     from flavorkit.api import load_model
-    from flavorkit.enforce._values import names_preview
     from flavorkit.exceptions import FlavorkitError
 
     params = None
@@ -213,12 +212,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         )
     except (FlavorkitError, FileNotFoundError, ValueError) as exc:
         return _fail(str(exc))
-    if result.ignored_columns:
-        print(
-            "note: input columns not in the signature were left out: "
-            + names_preview(result.ignored_columns),
-            file=sys.stderr,
-        )
+    _note_ignored(result.ignored_columns)
     if show:
         print(
             f"{result.rows_in} rows -> {result.rows_out} predictions in {result.seconds:.1f} s",
@@ -227,13 +221,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _note_ignored(columns: Any) -> None:
+    from flavorkit.enforce._values import names_preview
+
+    if columns:
+        print(
+            f"note: input columns not in the signature were left out: {names_preview(columns)}",
+            file=sys.stderr,
+        )
+
+
 # the modules an engine of `flavorkit predict --engine` needs, by engine (its extra's name)
 _ENGINE_MODULES = {"spark": ("pyspark", "pyarrow"), "dask": ("dask", "distributed", "pyarrow")}
 
 
 def _predict_on_engine(args: argparse.Namespace, params: Any, show: bool) -> int:
     """``flavorkit predict --engine spark|dask``: partitions scored in parallel, part files out."""
-    from flavorkit.enforce._values import names_preview
     from flavorkit.exceptions import FlavorkitError
 
     engine = args.engine
@@ -270,12 +273,7 @@ def _predict_on_engine(args: argparse.Namespace, params: Any, show: bool) -> int
         )
     except (FlavorkitError, FileNotFoundError, ValueError) as exc:
         return _fail(str(exc))
-    if result.ignored_columns:
-        print(
-            "note: input columns not in the signature were left out: "
-            + names_preview(result.ignored_columns),
-            file=sys.stderr,
-        )
+    _note_ignored(result.ignored_columns)
     if show:
         print(
             f"{result.rows_in} rows -> {result.rows_out} predictions in {result.chunks} "

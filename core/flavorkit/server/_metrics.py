@@ -151,7 +151,24 @@ class _Histogram:
         return list(zip(labels, map(float, cumulative), strict=True)), self.total
 
 
-class LocalMetrics:
+class _BatchRecorder:
+    """One predict call's figures, for both kinds of metrics (their histograms share names)."""
+
+    batch_requests: Any
+    batch_rows: Any
+    queue: Any
+    predict: Any
+
+    def batch(self, requests: int, rows: int, waits: list[float], seconds: float) -> None:
+        self.batch_requests.observe(requests)
+        self.batch_rows.observe(rows)
+        observe = self.queue.observe
+        for wait in waits:
+            observe(wait)
+        self.predict.observe(seconds)
+
+
+class LocalMetrics(_BatchRecorder):
     """One process: the event loop's own counters, exposed by a collector when scraped.
 
     ``request`` and ``batch`` record a request and a predict call;
@@ -182,14 +199,6 @@ class LocalMetrics:
         if timer is None:
             timer = self.latency[endpoint] = _Histogram(_LATENCY_BUCKETS)
         timer.observe(seconds)
-
-    def batch(self, requests: int, rows: int, waits: list[float], seconds: float) -> None:
-        self.batch_requests.observe(requests)
-        self.batch_rows.observe(rows)
-        observe = self.queue.observe
-        for wait in waits:
-            observe(wait)
-        self.predict.observe(seconds)
 
     def set_load_seconds(self, seconds: float) -> None:
         self.load_seconds = seconds
@@ -237,7 +246,7 @@ class LocalMetrics:
         return generate_latest(self.registry)
 
 
-class SharedMetrics:
+class SharedMetrics(_BatchRecorder):
     """Several workers: prometheus_client's metrics, in PROMETHEUS_MULTIPROC_DIR's files.
 
     The same methods as :class:`LocalMetrics`; ``watch`` returns the gauge's
@@ -290,14 +299,6 @@ class SharedMetrics:
         if timer is None:
             timer = self._timed[endpoint] = self.latency.labels(endpoint)
         timer.observe(seconds)
-
-    def batch(self, requests: int, rows: int, waits: list[float], seconds: float) -> None:
-        self.batch_requests.observe(requests)
-        self.batch_rows.observe(rows)
-        observe = self.queue.observe
-        for wait in waits:
-            observe(wait)
-        self.predict.observe(seconds)
 
     def set_load_seconds(self, seconds: float) -> None:
         self.load_seconds.set(seconds)

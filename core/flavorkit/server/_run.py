@@ -134,7 +134,8 @@ def pin_location(config: ServerConfig) -> None:
     from urllib.parse import urlparse
 
     uri = config.model_uri
-    if len(urlparse(uri).scheme) <= 1 or urlparse(uri).scheme == "file":
+    scheme = urlparse(uri).scheme
+    if len(scheme) <= 1 or scheme == "file":
         return  # a local folder: nothing to pin
     from flavorkit.folder._uri import resolve_uri
 

@@ -34,25 +34,12 @@ from flavorkit.testing._values import (
     concat_rows,
     decode,
     describe,
+    differs,
     flatten,
     input_forms,
     n_rows,
     take_rows,
 )
-
-
-def _differs(
-    case: FlavorCase, expected: Flat, actual: Flat, *, values: bool | None = None
-) -> str | None:
-    return compare(
-        expected,
-        actual,
-        rtol=case.rtol,
-        atol=case.atol,
-        exact_dtype=case.tags.exact_dtype,
-        values=case.tags.deterministic if values is None else values,
-    )
-
 
 # per check run: the predictions kept for later comparison, with a copy of each as first seen
 _kept: weakref.WeakKeyDictionary[Verdict, dict[str, Any]] = weakref.WeakKeyDictionary()
@@ -144,7 +131,7 @@ def check_save_load_round_trip(case: FlavorCase) -> None:
         suppress_warnings=True,
     )
     actual = _predict(v, model, case.example_data(), params, "the example with the loaded model")
-    diff = _differs(case, expected, actual)
+    diff = differs(case, expected, actual)
     if diff:
         v.fail(f"after save and load, {diff}")
 
@@ -175,7 +162,7 @@ def check_load_in_fresh_process(case: FlavorCase) -> None:
         )
         v.fail(f"in the fresh process, {stage} failed: {error}\n{tail(run.stderr)}")
     actual = decode(part["prediction"])
-    diff = _differs(case, expected, actual)
+    diff = differs(case, expected, actual)
     if diff:
         v.fail(f"in a fresh process, {diff}")
 
@@ -256,7 +243,7 @@ def check_input_forms_agree(case: FlavorCase) -> None:
         v.skip(f"the signature admits only {sorted(admitted) or 'no other'} form(s) of the example")
     for form, value in admitted.items():
         actual = _predict(v, model, value, params, f"the {form} form ({describe(value)})")
-        diff = _differs(case, baseline, actual)
+        diff = differs(case, baseline, actual)
         if diff:
             v.fail(
                 f"the {form} form ({describe(value)}) predicts differently from the "
@@ -290,7 +277,7 @@ def check_row_count_and_order(case: FlavorCase, *, max_examples: int | None = No
                 f"returned {actual.rows()} rows"
             )
         if case.tags.batchable:
-            diff = _differs(case, baseline.take(idx), actual)
+            diff = differs(case, baseline.take(idx), actual)
             if diff:
                 v.fail(
                     f"predicting on example rows {_shown(idx)} does not give the example's "
@@ -315,7 +302,7 @@ def check_concatenation(case: FlavorCase, *, max_examples: int | None = None) ->
         parts = [_predict(v, model, part, params, "one part") for part in (first, second)]
         if any(p.rows() is None for p in parts) or whole.rows() is None:
             v.fail("a prediction has no row dimension to concatenate")
-        diff = _differs(case, concat_flats(parts), whole)
+        diff = differs(case, concat_flats(parts), whole)
         if diff:
             v.fail(
                 f"predicting on example rows {_shown(pair[0])} followed by {_shown(pair[1])} "
@@ -340,7 +327,7 @@ def check_single_row(case: FlavorCase) -> None:
                 f"predicting on row {i} alone returned {actual.rows()} rows ({actual.describe()})"
             )
         if case.tags.batchable:
-            diff = _differs(case, baseline.take([i]), actual)
+            diff = differs(case, baseline.take([i]), actual)
             if diff:
                 v.fail(
                     f"row {i} predicted alone differs from its prediction within the "
@@ -423,7 +410,7 @@ def check_params_validated_and_defaulted(
     explicit = _predict(
         v, model, case.example_data(), defaults, "the example with the defaults given"
     )
-    diff = _differs(case, implicit, explicit)
+    diff = differs(case, implicit, explicit)
     if diff:
         v.fail(f"leaving params out is not the same as giving their defaults {defaults}: {diff}")
 
@@ -455,7 +442,7 @@ def check_params_validated_and_defaulted(
     if case.params:
         shown = dict(case.params)
         given = _predict(v, model, case.example_data(), shown, f"the example with params {shown}")
-        if _differs(case, implicit, given, values=True) is None:
+        if differs(case, implicit, given, values=True) is None:
             v.fail(
                 f"predictions with params {shown} equal those with the defaults "
                 f"{defaults}: the flavor does not pass params to the model"
@@ -471,7 +458,7 @@ def check_predict_deterministic(case: FlavorCase) -> None:
     params = case.example_params()
     first = _predict(v, model, case.example_data(), params, "the example", keep=True)
     second = _predict(v, model, case.example_data(), params, "the example a second time")
-    diff = _differs(case, first, second, values=True)
+    diff = differs(case, first, second, values=True)
     if diff:
         v.fail(f"two predictions on the same input differ: {diff}")
     again = v.call(
@@ -482,6 +469,6 @@ def check_predict_deterministic(case: FlavorCase) -> None:
         suppress_warnings=True,
     )
     third = _predict(v, again, case.example_data(), params, "the example after loading again")
-    diff = _differs(case, first, third, values=True)
+    diff = differs(case, first, third, values=True)
     if diff:
         v.fail(f"two loads of the same folder predict differently: {diff}")

@@ -23,7 +23,6 @@ import warnings
 from typing import Any
 
 from flavorkit.testing._case import FlavorCase
-from flavorkit.testing._checks import _differs
 from flavorkit.testing._support import (
     Verdict,
     describe_error,
@@ -34,6 +33,7 @@ from flavorkit.testing._support import (
 from flavorkit.testing._values import (
     Flat,
     describe,
+    differs,
     flatten,
     input_forms,
     n_rows,
@@ -497,7 +497,7 @@ def check_generated_data_predictions(case: FlavorCase, *, max_examples: int | No
                 f"{problem}: keep the declared type on every row (missing values turn an "
                 "integer column into floats)"
             )
-        diff = _differs(case, expected, actual)
+        diff = differs(case, expected, actual)
         if diff:
             return (
                 f"the loaded model predicts differently from the original: {diff}; do not "
@@ -558,7 +558,7 @@ def check_empty_and_odd_batches(case: FlavorCase) -> None:
                 f"0 rows of the {form} form ({describe(empty)}) predicted {actual.rows()} rows "
                 f"({actual.describe()})"
             )
-        diff = _differs(case, baseline.take([]), actual, values=False)
+        diff = differs(case, baseline.take([]), actual, values=False)
         if diff:
             v.fail(f"0 rows of the {form} form ({describe(empty)}): {diff}")
     frame = data if isinstance(data, pd.DataFrame) else None
@@ -573,7 +573,7 @@ def check_empty_and_odd_batches(case: FlavorCase) -> None:
         odd = frame.copy()
         odd.index = index
         actual = _predict(v, model, odd, params, f"the example with an index {label}")
-        diff = _differs(case, baseline, actual)
+        diff = differs(case, baseline, actual)
         if diff:
             v.fail(
                 f"the example with an index {label} ({list(index[:3])}...) predicts "
@@ -610,7 +610,7 @@ def check_columns_bound_by_name(case: FlavorCase) -> None:
     params = case.example_params()
     reordered = data[list(reversed(data.columns))]
     try:
-        same = _differs(
+        same = differs(
             case,
             _copied(flatten(case.predict_with_original(data.copy(), params))),
             _copied(flatten(case.predict_with_original(reordered.copy(), params))),
@@ -644,7 +644,7 @@ def check_columns_bound_by_name(case: FlavorCase) -> None:
     for label, frame in (("the example", data), ("the example reordered", reordered)):
         first = _predict(v, model, frame.copy(), params, f"{label} (first folder)")
         second = _predict(v, other, frame.copy(), params, f"{label} (folder saved with {order})")
-        diff = _differs(case, first, second)
+        diff = differs(case, first, second)
         if diff:
             v.fail(
                 f"on {label}, the folder saved from the example with columns {order} predicts "
@@ -691,7 +691,7 @@ def check_concurrent_predictions(case: FlavorCase) -> None:
             except Exception as exc:
                 failures.append(f"thread {t}, round {r} raised {describe_error(exc)}")
                 continue
-            diff = _differs(case, expected[t], got)
+            diff = differs(case, expected[t], got)
             if diff:
                 failures.append(f"thread {t}, round {r}: {diff}")
 

@@ -36,7 +36,7 @@ from flavorkit.testing._support import (
     scratch_dir,
     tail,
 )
-from flavorkit.testing._values import compare, decode, flatten
+from flavorkit.testing._values import decode, differs, flatten
 
 CODE_DIR = "code"
 
@@ -165,20 +165,18 @@ def check_native_workflow(case: FlavorCase) -> None:
             params,
         )
     )
-    diff = compare(
-        through_pyfunc,
-        own,
-        rtol=case.rtol,
-        atol=case.atol,
-        exact_dtype=case.tags.exact_dtype,
-        values=case.tags.deterministic,
-    )
+    diff = differs(case, through_pyfunc, own)
     if diff:
         v.fail(
             f"the {type(native).__name__} load_native returned predicts differently from "
             f"load_model on the example ({diff}); load_native and load_model must read the "
             "same object from the folder"
         )
+
+
+def _example_predictions(v: Verdict, model: Any, what: str) -> Any:
+    """``model``'s predictions on its saved input example, flattened; ``what`` names the step."""
+    return flatten(v.call(what, model.predict, model.input_example, model.input_example_params))
 
 
 # -- check_folder_relocatable -------------------------------------------------------
@@ -374,14 +372,7 @@ def check_folder_relocatable(case: FlavorCase) -> None:
     model = v.call("loading the saved folder", loaded_model, case)
     if model.metadata.saved_input_example_info is None:
         v.fail("the saved folder has no input example to predict on after moving it")
-    expected = flatten(
-        v.call(
-            "predicting on the folder's input example",
-            model.predict,
-            model.input_example,
-            model.input_example_params,
-        )
-    )
+    expected = _example_predictions(v, model, "predicting on the folder's input example")
     run = v.call("running the fresh process", fresh_process_run, case)
     if run.moving_error:
         v.fail(f"with HOME and the working directory watched, {run.moving_error}")
@@ -407,14 +398,7 @@ def check_folder_relocatable(case: FlavorCase) -> None:
             "inside its folder, and caches in memory or the temporary directory"
         )
     actual = decode(part["prediction"])
-    diff = compare(
-        expected,
-        actual,
-        rtol=case.rtol,
-        atol=case.atol,
-        exact_dtype=case.tags.exact_dtype,
-        values=case.tags.deterministic,
-    )
+    diff = differs(case, expected, actual)
     if diff:
         v.fail(f"the moved folder, loaded in a fresh process, predicts differently: {diff}")
 
@@ -445,14 +429,7 @@ def check_loads_from_registry(case: FlavorCase) -> None:
     model = v.call("loading the saved folder", loaded_model, case)
     if model.metadata.saved_input_example_info is None:
         v.fail("the saved folder has no input example to predict on after registering it")
-    expected = flatten(
-        v.call(
-            "predicting on the folder's input example",
-            model.predict,
-            model.input_example,
-            model.input_example_params,
-        )
-    )
+    expected = _example_predictions(v, model, "predicting on the folder's input example")
     store = scratch_dir(f"{case.name}-registry")
     fresh = store / "model"  # saved anew: never loaded before it is registered
     v.call("saving the model", flavorkit.save_model, case.model(), fresh, **case.save_kwargs())
@@ -475,22 +452,8 @@ def check_loads_from_registry(case: FlavorCase) -> None:
                 )
             except Exception as exc:
                 v.fail(f"the {attempt} load of {uri} failed: {describe_error(exc)}")
-            actual = flatten(
-                v.call(
-                    f"predicting after the {attempt} load of {uri}",
-                    again.predict,
-                    again.input_example,
-                    again.input_example_params,
-                )
-            )
-            diff = compare(
-                expected,
-                actual,
-                rtol=case.rtol,
-                atol=case.atol,
-                exact_dtype=case.tags.exact_dtype,
-                values=case.tags.deterministic,
-            )
+            actual = _example_predictions(v, again, f"predicting after the {attempt} load of {uri}")
+            diff = differs(case, expected, actual)
             if diff:
                 v.fail(f"the registered version ({attempt} load) predicts differently: {diff}")
     finally:

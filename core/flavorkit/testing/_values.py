@@ -319,6 +319,18 @@ def compare(
 # -- moving a prediction between processes ---------------------------------
 
 
+def differs(case: Any, expected: Flat, actual: Flat, *, values: bool | None = None) -> str | None:
+    """``compare`` with a case's tolerances and tags (``values`` overrides ``deterministic``)."""
+    return compare(
+        expected,
+        actual,
+        rtol=case.rtol,
+        atol=case.atol,
+        exact_dtype=case.tags.exact_dtype,
+        values=case.tags.deterministic if values is None else values,
+    )
+
+
 def encode(flat: Flat) -> dict[str, Any]:
     """A JSON-ready form of a flattened prediction (numpy's own format; no pickles)."""
     import numpy as np
