@@ -153,12 +153,27 @@ def test_folder_relocatable_catches(flavorkit_registry: Registry, module: str, s
     fails("check_folder_relocatable", case(module), seen)
 
 
-def test_folder_relocatable_leaves_home_and_cwd_alone(flavorkit_registry: Registry) -> None:
+def test_folder_relocatable_watches_a_cache_moved_by_xdg(
+    flavorkit_registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # a machine that sets XDG_CACHE_HOME must not let cache writes escape the watch
+    elsewhere = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(elsewhere))
+    register(flavorkit_registry, "caches_in_home")
+    fails("check_folder_relocatable", case("caches_in_home"), r"wrote HOME/\.cache/toy-flavor/")
+
+
+def test_folder_relocatable_leaves_home_and_cwd_alone(
+    flavorkit_registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/nonexistent/config")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     register(flavorkit_registry, "shared_weight_store")
-    home, cwd = os.environ.get("HOME"), os.getcwd()
+    names = ("HOME", "USERPROFILE", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
+    before = ({k: os.environ.get(k) for k in names}, os.getcwd())
     with pytest.raises(FlavorCheckError):
         kit.check_folder_relocatable(case("shared_weight_store"))
-    assert (os.environ.get("HOME"), os.getcwd()) == (home, cwd)
+    assert ({k: os.environ.get(k) for k in names}, os.getcwd()) == before
 
 
 def test_folder_relocatable_spots_absolute_values() -> None:

@@ -1,7 +1,11 @@
-"""Breaks: load writes a "compiled" copy of the weights into a cache under HOME."""
+"""Breaks: load writes a "compiled" copy of the weights into the user's cache directory.
+
+Like platformdirs, it honours ``XDG_CACHE_HOME`` and falls back to ``HOME/.cache``.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,7 @@ def flavorkit_load(flavor: str, path: Path, conf: dict[str, Any], options: dict[
     if flavor != FLAVOR:
         return None
     model = _toy.load(path, conf, options)
-    cache = Path.home() / ".cache" / "toy-flavor"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "toy-flavor"
     cache.mkdir(parents=True, exist_ok=True)
     (cache / "compiled.bin").write_bytes(model.weights.tobytes())  # "faster next time"
     return model

@@ -219,12 +219,30 @@ class _Watched:
         return sorted(k for k in new if not any(o.startswith(k + "/") for o in new))
 
 
+# XDG variables override HOME for caches and settings; left as they are, a library
+# writing to XDG_CACHE_HOME would escape the watch on machines that set it
+_XDG_UNDER_HOME = {
+    "XDG_CACHE_HOME": ".cache",
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_STATE_HOME": ".local/state",
+}
+
+
+def _home_env(home: Path) -> dict[str, str]:
+    """``HOME``, ``USERPROFILE`` and the XDG base directories, all under ``home``."""
+    env = {"HOME": str(home), "USERPROFILE": str(home)}
+    env.update({key: str(home / sub) for key, sub in _XDG_UNDER_HOME.items()})
+    return env
+
+
 @contextmanager
 def _home_and_cwd(home: Path, cwd: Path) -> Iterator[None]:
-    """``HOME`` (and ``USERPROFILE``) pointed at ``home`` and the working directory at ``cwd``."""
-    saved_env = {k: os.environ.get(k) for k in ("HOME", "USERPROFILE")}
+    """``HOME`` (with the XDG directories) pointed at ``home``, the working directory at ``cwd``."""
+    pointed = _home_env(home)
+    saved_env = {k: os.environ.get(k) for k in pointed}
     saved_cwd = os.getcwd()
-    os.environ["HOME"] = os.environ["USERPROFILE"] = str(home)
+    os.environ.update(pointed)
     os.chdir(cwd)
     try:
         yield
@@ -322,7 +340,7 @@ def fresh_process_run(case: FlavorCase) -> FreshRun:
     moving_error, absolute = _move(case, work)
     out = work / "report.json"
     env = python_env(case, work)
-    env["HOME"] = env["USERPROFILE"] = str(work / "home")
+    env.update(_home_env(work / "home"))
     relative = "" if moving_error else _RELATIVE
     args = [sys.executable, "-c", _FRESH_SCRIPT, str(original), relative, str(work / "later")]
     proc = subprocess.run(
