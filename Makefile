@@ -72,11 +72,14 @@ triton-env: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
+# every suite runs even when an earlier one fails, so one run shows every failure
 test: $(STAMP) $(MLFLOW_STAMP) triton-env
-	$(PY) -m pytest tests
-	@set -e; for p in $(dir $(PLUGINS) $(CONTRIB)); do \
-		echo "== $$p"; (cd $$p && $(abspath $(PY)) -m pytest); \
-	done
+	@failed=""; \
+	$(PY) -m pytest tests || failed=" tests"; \
+	for p in $(dir $(PLUGINS) $(CONTRIB)); do \
+		echo "== $$p"; (cd $$p && $(abspath $(PY)) -m pytest) || failed="$$failed $$p"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "failing suites:$$failed"; exit 1; fi
 
 lint: $(STAMP)
 	$(PY) -m ruff check core plugins contrib tests benchmarks examples
