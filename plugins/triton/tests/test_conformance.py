@@ -62,12 +62,6 @@ CASES = [
 ]
 
 
-EXPECTED = {
-    "check_folder_relocatable": "importing onnxruntime (1.32) writes a telemetry device id and "
-    "database into HOME/.cache/Microsoft/DeveloperTools: onnxruntime's doing, not the flavor's",
-}
-
-
-@parametrize_flavor_checks(CASES, expected_failed_checks=EXPECTED)
+@parametrize_flavor_checks(CASES)
 def test_conformance(case: FlavorCase, check: Any) -> None:
     check(case)

@@ -7,6 +7,9 @@ ONNX repositories are checked here: onnxruntime runs the file in-process,
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +101,37 @@ def test_the_export_check_refuses_a_file_that_predicts_otherwise(
     outputs = wire_tensors(model.signature.outputs, "output-", "output")
     with pytest.raises(ValueError, match="output 'output-0' differs by up to"):
         _onnx._check(model, {"input-0": X}, inputs, outputs, foreign)
+
+
+_LOAD_AND_PREDICT = """
+import os, sys
+import numpy as np
+import flavorkit
+model = flavorkit.load_model(sys.argv[1])
+model.predict(np.zeros((2, 4), dtype=np.float32))
+print(os.environ.get("ORT_DISABLE_TELEMETRY"))
+"""
+
+
+@pytest.mark.parametrize(("given", "kept"), [(None, "1"), ("0", "0")])
+def test_loading_an_onnx_folder_writes_nothing_into_home_unless_telemetry_is_asked_for(
+    tmp_path: Path, torch_model: tuple[Path, np.ndarray], given: str | None, kept: str
+) -> None:
+    # onnxruntime writes a telemetry device id under the cache folder when imported
+    repo = export(torch_model[0], tmp_path / "repo", name="mlp", onnx=True)
+    folder = tmp_path / "saved"
+    flavorkit.save_model(repo, folder)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
+    if given is not None:
+        env["ORT_DISABLE_TELEMETRY"] = given
+    run = [sys.executable, "-c", _LOAD_AND_PREDICT, str(folder)]
+    done = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [kept]
+    written = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
+    if given is None:
+        assert written == []
+    else:  # the caller's choice is kept, and onnxruntime does write
+        assert any("onnxruntime" in name for name in written), written

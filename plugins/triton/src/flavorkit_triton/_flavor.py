@@ -130,9 +130,9 @@ def load(path: Path, conf: dict[str, Any], allow_unsafe: bool) -> LoadedTriton:
 
 
 def _load_onnx(onnx_path: Path) -> LoadedTriton:
-    import onnxruntime
+    from flavorkit_triton._ort import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = onnxruntime().InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     return LoadedTriton(
         "onnxruntime",
         session,

@@ -132,9 +132,10 @@ def _check(
     target: Path,
 ) -> None:
     import numpy as np
-    import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    from flavorkit_triton._ort import onnxruntime
+
+    session = onnxruntime().InferenceSession(str(target), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     got = dict(zip(names, session.run(None, example), strict=True))
     data = (
