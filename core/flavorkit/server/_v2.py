@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
-import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -105,6 +104,8 @@ _INT_RANGES = {
 }
 _EXACT = 2**53  # the integers a double holds exactly
 _INDEXED = re.compile(r"input-(\d+)")
+# how an ISO 8601 date starts: its year (a negative one too)
+_ISO = re.compile(r"-?[0-9]").match
 HEADER_LENGTH = "inference-header-content-length"
 
 
@@ -352,13 +353,21 @@ def _requested_outputs(value: Any) -> tuple[list[str] | None, dict[str, bool]]:
             f"'outputs' must be a list of {{\"name\": ...}} objects, got a JSON {_kind(value)}",
             field="outputs",
         )
-    names = []
+    names: list[str] = []
+    seen: set[str] = set()
     binary = {}
     for i, item in enumerate(value):
         name = item.get("name") if isinstance(item, dict) else None
         if not isinstance(name, str):
             raise PayloadError(
                 f"'outputs' item {i} must be an object with a string 'name'", field="outputs"
+            )
+        if name in seen:
+            # each copy would be answered in full: a short request for a large answer
+            raise PayloadError(
+                f"'outputs' asks for output {name[:100]!r} twice (item {i}); ask for each "
+                "output once",
+                field="outputs",
             )
         flag = _parameters(item.get("parameters"), f"outputs[{i}].parameters").get("binary_data")
         if flag is not None:
@@ -370,6 +379,7 @@ def _requested_outputs(value: Any) -> tuple[list[str] | None, dict[str, bool]]:
                 )
             binary[name] = flag
         names.append(name)
+        seen.add(name)
     return names, binary
 
 
@@ -417,7 +427,14 @@ def _read_inputs(raw: list[Any], binary: memoryview, limits: Limits) -> list[_Te
         count = _count(shape)
         if count < 0:
             raise PayloadError(
-                f"{_label(name)}: 'shape' must be a non-empty list of non-negative integers",
+                f"{_label(name)}: 'shape' must be a list of 1 to {_MAX_DIMS} non-negative "
+                f"integers, got {_shape_preview(shape)}",
+                field=name,
+            )
+        if count > _MAX_ELEMENTS:
+            raise PayloadError(
+                f"{_label(name)}: 'shape' {_shape_preview(shape)} has more elements than a "
+                f"tensor can hold (its non-zero dimensions multiply past {_MAX_ELEMENTS})",
                 field=name,
             )
         datatype = item.get("datatype")
@@ -487,18 +504,57 @@ def _read_inputs(raw: list[Any], binary: memoryview, limits: Limits) -> list[_Te
 _MISSING = object()
 
 
+# the most dimensions a shape may have (numpy's own limit is 64, or 32 before numpy 2)
+_MAX_DIMS = 32
+# the most elements a tensor may claim, counting its non-zero dimensions only (numpy refuses
+# an empty array whose other dimensions multiply past its byte index, 8 bytes an element)
+_MAX_ELEMENTS = 2**59
+
+
 def _count(shape: Any) -> int:
-    """The element count of a V2 ``shape`` (non-negative ints, at least one); -1 if not one."""
+    """The element count of a V2 ``shape`` (1 to ``_MAX_DIMS`` non-negative ints); -1 if not one.
+
+    Past ``_MAX_ELEMENTS`` (its non-zero dimensions multiplied) the count is
+    ``_MAX_ELEMENTS + 1``, even with a zero dimension: a hostile shape costs
+    no big-integer arithmetic, and no reshape fails on it later.
+    """
     if type(shape) is not list or not shape:
         return -1
     if len(shape) == 2:  # a column, [N, 1], the common case
         first, second = shape
-        if type(first) is int and type(second) is int and first >= 0 and second >= 0:
+        if type(first) is not int or type(second) is not int or first < 0 or second < 0:
+            return -1
+        # each dimension bounded first: no big-integer product
+        small = first <= _MAX_ELEMENTS and second <= _MAX_ELEMENTS
+        if small and max(first, 1) * max(second, 1) <= _MAX_ELEMENTS:
             return first * second
+        return _MAX_ELEMENTS + 1
+    if len(shape) > _MAX_DIMS or not all(type(d) is int and d >= 0 for d in shape):
         return -1
-    if all(type(d) is int and d >= 0 for d in shape):
-        return math.prod(shape)
-    return -1
+    capacity = 1
+    for d in shape:
+        if d > 1:
+            capacity *= d
+            if capacity > _MAX_ELEMENTS:
+                return _MAX_ELEMENTS + 1
+    return 0 if 0 in shape else capacity
+
+
+def _shape_preview(shape: Any) -> str:
+    """A hostile ``shape`` for a message: its JSON kind, or its first dimensions."""
+    if type(shape) is not list:
+        return f"a JSON {_kind(shape)}"
+    if not shape:
+        return "an empty list"
+    shown = ", ".join(_dim_preview(d) for d in shape[:_MAX_DIMS])
+    more = f", ... ({len(shape)} dimensions)" if len(shape) > _MAX_DIMS else ""
+    return f"[{shown}{more}]"
+
+
+def _dim_preview(dim: Any) -> str:
+    if type(dim) is not int:
+        return f"a JSON {_kind(dim)}"
+    return str(dim) if abs(dim) < 2**63 else "an integer beyond 64 bits"
 
 
 def _flat(data: Any, name: str) -> list[Any]:
@@ -570,17 +626,43 @@ def _from_binary(buf: memoryview, datatype: str, count: int, name: str) -> Any:
                 f"{count * dtype.itemsize}",
                 field=name,
             )
+        if datatype == "BOOL":
+            # a bool is one byte, 0 or 1: numpy would keep any other byte as a "true"
+            # that is not equal to True
+            raw = np.frombuffer(buf, dtype=np.uint8)
+            if raw.size and int(raw.max()) > 1:
+                at = int(np.argmax(raw > 1))
+                raise PayloadError(
+                    f"{label}: element {at} of the binary BOOL data is the byte {int(raw[at])}; "
+                    "a BOOL is one byte, 0 (false) or 1 (true)",
+                    field=name,
+                )
         return np.frombuffer(buf, dtype=dtype).astype(dtype.newbyteorder("="))
     out: list[bytes] = []
     at = 0
-    data = bytes(buf)
-    while at < len(data):
-        if at + 4 > len(data):
-            raise PayloadError(f"{label}: the binary BYTES data is cut short", field=name)
-        size = int.from_bytes(data[at : at + 4], "little")
-        if at + 4 + size > len(data):
-            raise PayloadError(f"{label}: the binary BYTES data is cut short", field=name)
-        out.append(data[at + 4 : at + 4 + size])
+    end = len(buf)
+    while at < end:
+        if len(out) == count:
+            # stop at the claimed count (bounded by the limits): a body of empty elements
+            # must not cost a loop and a list as long as the body
+            raise PayloadError(
+                f"{label}: the binary data holds more elements than the {count} its shape needs",
+                field=name,
+            )
+        if at + 4 > end:
+            raise PayloadError(
+                f"{label}: the binary BYTES data is cut short: element {len(out)} has "
+                f"{end - at} of the 4 bytes of its length",
+                field=name,
+            )
+        size = int.from_bytes(buf[at : at + 4], "little")
+        if at + 4 + size > end:
+            raise PayloadError(
+                f"{label}: the binary BYTES data is cut short: element {len(out)} says it has "
+                f"{size} bytes, {end - at - 4} are left",
+                field=name,
+            )
+        out.append(bytes(buf[at + 4 : at + 4 + size]))
         at += 4 + size
     if len(out) != count:
         raise PayloadError(
@@ -774,6 +856,17 @@ def _array(t: _Tensor, declared: _Input | None, label: str) -> np.ndarray:
         if reading == "datetime":
             import pandas as pd
 
+            # pandas reads "now" and "today" as the clock, "NaT", "NaN" and "" as missing:
+            # none is ISO 8601 (a missing value is a null)
+            bad = next((i for i, v in enumerate(values) if type(v) is str and not _ISO(v)), None)
+            if bad is not None:
+                raise SchemaEnforcementError(
+                    f"{label}: element {bad} is not an ISO 8601 datetime (content_type "
+                    "'datetime'): it must start with the year; send null for a missing value",
+                    field=t.name,
+                    expected="datetime",
+                    actual="string",
+                )
             try:
                 arr = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601").to_numpy()
             except (ValueError, TypeError, OverflowError):
