@@ -435,7 +435,15 @@ def test_enforce_parses_object_iso_strings_for_datetime() -> None:
     assert out["d"].dtype == np.dtype("datetime64[ns]")
     assert out["d"].iloc[1] == pd.Timestamp("2024-02-01T12:30:00")
     assert out["d"].isna().tolist() == [False, False, True, True]
-    _rejects(pd.DataFrame({"d": pd.Series(["soon"], dtype=object)}), _one("datetime", "d"), "parse")
+    _rejects(pd.DataFrame({"d": pd.Series(["soon"], dtype=object)}), _one("datetime", "d"), "date")
+
+
+@pytest.mark.parametrize("text", ["now", "today", "NaT", "NaN", "tomorrow"])
+def test_enforce_refuses_date_words_pandas_would_read_as_the_clock(text: str) -> None:
+    # pandas reads "now" and "today" as the current time: a request must not pick the clock
+    df = pd.DataFrame({"d": pd.Series(["2024-01-31", text], dtype=object)})
+    err = _rejects(df, _one("datetime", "d", required=False), r"not an ISO 8601 date \(row 1\)")
+    assert err.field == "d" and text not in str(err)
 
 
 # ---------------------------------------------------------------- deliberate differences: rejected

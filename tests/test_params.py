@@ -208,6 +208,17 @@ def test_enforce_params_without_schema_warns_and_drops() -> None:
     assert enforce_params(None, None) == {}
 
 
+@pytest.mark.parametrize("schema", ["declared", None])
+def test_enforce_params_drop_warnings_stay_short_whatever_the_names(schema: str | None) -> None:
+    # the names come from a client: 1,000 names of 10,000 characters must not fill the log
+    params = {f"{i:04d}" + "x" * 10_000: 1 for i in range(1_000)}
+    with pytest.warns(SchemaWarning) as record:
+        enforce_params(params, SCHEMA if schema else None)
+    (warning,) = record
+    assert len(str(warning.message)) < 1_000
+    assert "'0000xxxx" in str(warning.message) and "and 990 more" in str(warning.message)
+
+
 @pytest.mark.parametrize(
     ("params", "schema"),
     [({"other": 1}, "declared"), ({"a": 1}, None)],

@@ -13,6 +13,7 @@ is cheap.
 from __future__ import annotations
 
 import datetime
+import re
 from typing import TYPE_CHECKING, Any
 
 from flavorkit.enforce._complex import conform_cell
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from flavorkit.enforce._plan import Plan
+
+# how ISO 8601 text starts: its year (a negative one too)
+_YEAR_FIRST = re.compile(r"-?[0-9]").match
 
 
 def _label(spec: ColSpec | TensorSpec, i: int) -> str:
@@ -433,6 +437,19 @@ def _enforce_datetime_column(values: Any, field: str) -> Any:
             f"drop the zone with df[{field!r}].dt.tz_convert(None)",
         )
     if _is_object(dtype):
+        # pandas reads "now" and "today" as the clock and "NaT" as missing: only text that
+        # starts with its year is a date ("" stays a missing value, as pandas 2 read it)
+        bad = next(
+            (i for i, v in enumerate(values) if type(v) is str and v and not _YEAR_FIRST(v)), None
+        )
+        if bad is not None:
+            raise _column_error(
+                field,
+                t,
+                dtype,
+                f" holding text that is not an ISO 8601 date (row {bad})",
+                "send dates as ISO 8601 text starting with the year, and None for no date",
+            )
         try:
             return pd.Series(values).astype("datetime64[ns]").to_numpy()
         except (ValueError, TypeError, OverflowError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from flavorkit.enforce._values import _warn
+from flavorkit.enforce._values import _warn, names_preview
 from flavorkit.exceptions import SchemaEnforcementError
 from flavorkit.signature import type_label
 from flavorkit.signature._values import validate_param
@@ -37,7 +37,10 @@ def enforce_params(
     """
     if param_schema is None:
         if params:
-            names = sorted(map(str, params)) if isinstance(params, dict) else "params"
+            # names a client sent: shortened, so a request cannot fill the log
+            names = "params"
+            if isinstance(params, dict):
+                names = names_preview(sorted(map(str, params)))
             _warn(f"the model declares no params schema; ignoring {names}")
         return {}
     if params is None:
@@ -57,8 +60,8 @@ def enforce_params(
     unknown = sorted(k for k in params if k not in declared)
     if unknown:
         _warn(
-            f"ignoring params the signature does not declare: {unknown}; "
-            f"declared: {sorted(declared)}"
+            f"ignoring params the signature does not declare: {names_preview(unknown)}; "
+            f"declared: {names_preview(sorted(declared), limit=50)}"
         )
     out: dict[str, Any] = {}
     errors: dict[str, str] = {}

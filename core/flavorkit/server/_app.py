@@ -235,7 +235,8 @@ def _header_length(request: Request) -> int | None:
     value = request.headers.get(HEADER_LENGTH)
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 12:
+    # isascii: str.isdigit also accepts "²" and other digits int() refuses
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise _HTTPError(
             400,
             "BAD_REQUEST",
