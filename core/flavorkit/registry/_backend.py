@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from flavorkit.exceptions import LocationError
+
+if TYPE_CHECKING:
+    from flavorkit.registry._uris import ModelsUri
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,24 @@ class Backend(Protocol):
     def run_artifact(self, run_id: str, path: str) -> Path:
         """``runs:/<run_id>/<path>``: a job's output (``LocationError`` where unsupported)."""
         ...
+
+
+def find_version(backend: Backend, parsed: ModelsUri) -> ModelVersion:
+    """The ``ModelVersion`` a parsed ``models:/<name>...`` URI names in ``backend``."""
+    name = parsed.name
+    assert name is not None
+    if parsed.version is not None:
+        return backend.get_version(name, parsed.version)
+    if parsed.alias is not None:
+        return backend.alias_version(name, parsed.alias)
+    if parsed.latest:
+        return backend.latest_version(name)
+    stage_version = getattr(backend, "stage_version", None)
+    if stage_version is None:
+        raise LocationError(
+            f"{parsed.stage!r} is neither a version number nor 'latest', so MLflow would read it "
+            f"as a model stage; stages are deprecated since MLflow 2.9 and registry "
+            f"{backend.uri} has none. Use an alias instead: models:/{name}@<alias> "
+            f"(flavorkit models alias set {name} <alias> <version>)"
+        )
+    return stage_version(name, parsed.stage)

@@ -73,9 +73,19 @@ def _tag_filter(text: str) -> tuple[str, str | None]:
 
 
 def _version_number(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"a version is a number from 1, got {text!r}")
-    return int(text)
+    from flavorkit.registry._uris import MAX_VERSION
+
+    digits = text.lstrip("0")
+    if (
+        not (text.isascii() and text.isdigit())
+        or not digits
+        or len(digits) > len(str(MAX_VERSION))
+        or int(digits) > MAX_VERSION
+    ):
+        raise argparse.ArgumentTypeError(
+            f"a version is a whole number from 1 to {MAX_VERSION}, got {text[:40]!r}"
+        )
+    return int(digits)
 
 
 def _run(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -42,7 +42,7 @@ from flavorkit.registry._backend import ModelVersion
 from flavorkit.registry._embedded_types import AliasChange, RegisteredModel, RegisteredVersion
 from flavorkit.registry._embedded_verify import is_local, verified_folder
 from flavorkit.registry._schema import DB_NAME, connect, with_retry
-from flavorkit.registry._uris import check_alias, check_name
+from flavorkit.registry._uris import check_alias, check_name, check_version
 
 MAX_TAG_KEY = 250  # MLflow's limits for registry tags
 MAX_TAG_VALUE = 100_000
@@ -220,6 +220,7 @@ class EmbeddedRegistry:
         return f"no registered model named {name!r} in registry {self.uri}{hint}"
 
     def _version_row(self, name: str, version: int) -> tuple[Any, ...]:
+        check_version(version, name=name)
         rows = self._read(
             f"SELECT {sql.VERSION_COLUMNS}, v.digests FROM versions v "
             "JOIN models m ON m.id = v.model_id WHERE m.name = ? AND v.version = ?",
@@ -248,13 +249,38 @@ class EmbeddedRegistry:
         aliases = self._read(
             "SELECT alias FROM aliases WHERE model_id = ? AND version = ? ORDER BY alias", key
         )
+        uri = f"models:/{row[0]}/{row[1]}"
         return sql.version_from_row(
             row,
-            self._join(row[2]),
+            self._join(self._checked_location(row[2], uri=uri)),
             dict(tags),
             tuple(r[0] for r in aliases),
-            json.loads(row[-1]),
+            _checked_digests(row[-1], uri=uri),
         )
+
+    def _checked_location(self, location: object, *, uri: str) -> str:
+        """A version's recorded location, refused unless it stays inside the artifact root.
+
+        flavorkit writes ``<slug>/<random id>``; anything absolute, climbing
+        out (``..``), naming a URL or a drive, or holding control characters
+        comes from an edited or damaged database and would lead elsewhere.
+        """
+        parts = location.split("/") if isinstance(location, str) else []
+        if (
+            not parts
+            or any(p in ("", ".", "..") for p in parts)
+            or any(c in str(location) for c in "\\:")
+            or not str(location).isprintable()
+            or len(str(location)) > 1024
+        ):
+            raise LocationError(
+                f"the registry database records this version's files at {location!r:.120}; "
+                f"expected a relative path inside the artifact root {self._root_at[0]} "
+                "(<name>/<id>, as flavorkit writes it): registry.db was edited or is damaged",
+                uri=uri,
+            )
+        assert isinstance(location, str)
+        return location
 
     def _join(self, location: str) -> str:
         """Where the files at ``location`` (relative to the artifact root) are."""
@@ -575,6 +601,36 @@ class EmbeddedRegistry:
         self._model_id(name, deleted_ok=include_deleted)
         where = sql.version_filters(("m.name = ?", (name,)), tags, include_deleted)
         return sql.select_versions(self._read, where, self._join)
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _checked_digests(text: object, *, uri: str) -> dict[str, str]:
+    """The digests column (JSON ``{relative path: sha256 hex}``), refused by name when damaged."""
+    problem = None
+    try:
+        digests = json.loads(text) if isinstance(text, str | bytes) else None
+    except ValueError as exc:
+        digests, problem = None, f"is not JSON ({exc})"
+    if problem is None and not isinstance(digests, dict):
+        problem = f"is {type(digests).__name__}, not an object of path -> sha256"
+    elif problem is None:
+        for path, digest in digests.items():
+            parts = path.split("/")
+            if any(p in ("", ".", "..") for p in parts) or "\\" in path or not path.isprintable():
+                problem = f"names the file {path!r:.120}, which is not a path inside the folder"
+            elif not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+                problem = f"gives {path!r:.120} the digest {digest!r:.80}, not a sha256 hex digest"
+            if problem:
+                break
+    if problem is not None:
+        raise LocationError(
+            f"the digests column of this version {problem}: registry.db was edited or is "
+            "damaged, so the version's files cannot be checked",
+            uri=uri,
+        )
+    return {str(path): str(digest) for path, digest in digests.items()}
 
 
 def _ranges(numbers: list[int]) -> str:

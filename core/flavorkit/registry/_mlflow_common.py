@@ -13,20 +13,26 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 from urllib.parse import unquote, urlparse
 
 from flavorkit.exceptions import LocationError
-from flavorkit.registry._backend import ModelVersion
+from flavorkit.registry._backend import ModelVersion, find_version
+from flavorkit.registry._uris import parse_models_uri, parse_runs_uri
 
+T = TypeVar("T")
 # how MLflow marks a soft-deleted version (its files are kept, its source is redacted)
 DELETED_STAGE = "Deleted_Internal"
 # the workspace every MLflow store uses until workspaces are switched on
 DEFAULT_WORKSPACE = "default"
-# a version whose source is another model URI is followed at most this deep
+# a version whose source is another model URI (or a run whose artifacts are one) is
+# followed at most this deep, counting every models:/ and runs:/ hop
 _MAX_HOPS = 8
+# a recorded location longer than this is no path or URL any store writes
+_MAX_LOCATION = 8192
 _STORE_SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "abfss", "hf", "http", "https")
 # where a tracking server proxies artifacts (mlflow server --serve-artifacts)
 ARTIFACTS_ROUTE = "/api/2.0/mlflow-artifacts/artifacts"
@@ -50,6 +56,10 @@ class MlflowVersion(ModelVersion):
     registered_source: str = ""
     stage: str = "None"
     updated: float = 0.0
+
+
+class TooManyHops(LocationError):
+    """A recorded source leads through too many other ``models:/`` or ``runs:/`` URIs."""
 
 
 class LoggedModel(NamedTuple):
@@ -117,6 +127,27 @@ def without_uri(exc: LocationError) -> str:
     return text[len(prefix) :] if exc.uri and text.startswith(prefix) else text
 
 
+def checked_location(location: object, *, what: str, uri: str) -> str:
+    """``location`` (as a store recorded it) when it is a usable string, else ``LocationError``.
+
+    A database or a server may record anything: ``None``, a number, an empty
+    string, control characters (a NUL makes every path call fail), megabytes.
+    """
+    problem = None
+    if not isinstance(location, str):
+        problem = f"is {type(location).__name__} {location!r:.80}, not a path or URL"
+    elif not location.strip():
+        problem = "is empty"
+    elif len(location) > _MAX_LOCATION:
+        problem = f"has {len(location):,} characters (at most {_MAX_LOCATION:,})"
+    elif not location.isprintable():
+        problem = f"holds control characters ({location!r:.120})"
+    if problem is not None:
+        raise LocationError(f"the {what} recorded for it {problem}", uri=uri)
+    assert isinstance(location, str)
+    return location
+
+
 def local_path(location: str) -> Path | None:
     """The local path ``location`` names (a plain path or ``file://``), else ``None``."""
     parsed = urlparse(location)
@@ -148,6 +179,10 @@ class MlflowBackendBase(ABC):
     @abstractmethod
     def alias_version(self, name: str, alias: str) -> ModelVersion:
         """The version ``alias`` points at."""
+
+    @abstractmethod
+    def latest_version(self, name: str) -> ModelVersion:
+        """The highest live version of ``name``."""
 
     @abstractmethod
     def _logged_model_info(self, model_id: str) -> LoggedModel:
@@ -192,6 +227,19 @@ class MlflowBackendBase(ABC):
         """Where a relative artifact location is looked for after the working directory."""
         return None
 
+    # whether a relative recorded path is looked up (in the working directory, then
+    # _relative_base()): a local database's are; a server cannot know our working directory
+    _follows_relative_paths = True
+
+    def _check_local(self, location: str, path: Path, *, uri: str) -> None:
+        """Refuse a recorded relative path where this backend does not follow them."""
+        if not self._follows_relative_paths and not path.is_absolute():
+            raise LocationError(
+                f"the files are recorded at {location!r}, a relative path; the tracking "
+                "server's answer is never looked up in this process's working directory",
+                uri=uri,
+            )
+
     def download(self, version: ModelVersion) -> Path:
         """The folder with ``version``'s files: the store's own when local, else a cached copy."""
         uri = f"models:/{version.name}/{version.version}"
@@ -199,7 +247,7 @@ class MlflowBackendBase(ABC):
             raise LocationError(
                 f"version {version.version} of {version.name!r} was deleted", uri=uri
             )
-        return self._files(version.source, uri=uri)
+        return self._files(checked_location(version.source, what="source", uri=uri), uri=uri)
 
     def logged_model(self, model_id: str) -> Path:
         """MLflow 3's ``models:/m-<id>``: the logged model's files."""
@@ -213,13 +261,22 @@ class MlflowBackendBase(ABC):
         names a logged model that this run produced (in the run's experiment)
         and the rest a path inside it.
         """
-        uri = f"runs:/{run_id}/{path}".rstrip("/")
+        return self._run_artifact(run_id, path, hops=0)
+
+    def _run_artifact(self, run_id: str, path: str, *, hops: int, uri: str | None = None) -> Path:
+        """``run_artifact`` ``hops`` deep in recorded sources; errors name ``uri`` or the run."""
+        uri = uri or f"runs:/{run_id}/{path}".rstrip("/")
         sub = safe_subpath(path, uri=uri)
         run = self._run_info(run_id, uri=uri)
-        location = join_location(run.artifact_uri, sub)
+        root = checked_location(
+            run.artifact_uri, what=f"artifact location of run {run_id}", uri=uri
+        )
+        location = join_location(root, sub)
         missing: LocationError | None = None
         try:
-            found = self._files_if_present(location, uri=uri)
+            found = self._files_if_present(location, uri=uri, hops=hops)
+        except TooManyHops:
+            raise
         except LocationError as exc:  # an object store that refused or failed: try the fallback
             found, missing = None, exc
         if found is not None:
@@ -239,7 +296,7 @@ class MlflowBackendBase(ABC):
                 f"and produced no logged model named {name!r}",
                 uri=uri,
             )
-        return self._logged_model_files(model_id, rest, hops=0)
+        return self._logged_model_files(model_id, rest, hops=hops)
 
     def _logged_model_files(self, model_id: str, sub: str, *, hops: int) -> Path:
         uri = f"models:/{model_id}"
@@ -251,10 +308,11 @@ class MlflowBackendBase(ABC):
                 f"logged model {model_id} is {info.status}: its files were not all uploaded",
                 uri=uri,
             )
+        location = checked_location(info.location, what="artifact location", uri=uri)
         # the whole folder, then the path inside: one cached copy serves every sub-path
-        return inside(self._files(info.location, uri=uri, hops=hops), sub, uri=uri)
+        return inside(self._files(location, uri=uri, hops=hops), sub, uri=uri)
 
-    def _files_if_present(self, location: str, *, uri: str) -> Path | None:
+    def _files_if_present(self, location: str, *, uri: str, hops: int) -> Path | None:
         """``_files(location)``, or ``None`` where a proxy or local folder has nothing there.
 
         An object store raises ``LocationError`` instead: absent and
@@ -265,9 +323,11 @@ class MlflowBackendBase(ABC):
                 return None
         else:
             local = local_path(location)
-            if local is not None and self._local(local) is None:
-                return None
-        return self._files(location, uri=uri, model=False)
+            if local is not None:
+                self._check_local(location, local, uri=uri)
+                if self._local(local) is None:
+                    return None
+        return self._files(location, uri=uri, hops=hops, model=False)
 
     def _local(self, path: Path) -> Path | None:
         """``path`` if it exists; a relative one is tried against the working directory first."""
@@ -285,21 +345,22 @@ class MlflowBackendBase(ABC):
         a run's artifacts, which a ``runs:/`` path may name at any depth).
         """
         scheme = urlparse(location).scheme
-        if scheme == "models":
-            return self._follow_models(location, uri=uri, hops=hops + 1)
-        if scheme == "runs":
+        if scheme in ("models", "runs"):
             if hops >= _MAX_HOPS:
-                raise LocationError(
-                    f"the recorded source {location!r} leads through more than {_MAX_HOPS} "
-                    "other model URIs",
+                raise TooManyHops(
+                    f"the recorded source {location!r:.200} leads through more than {_MAX_HOPS} "
+                    "other model or run URIs (a loop?)",
                     uri=uri,
                 )
-            run_id, _, path = location[len("runs:") :].lstrip("/").partition("/")
-            return self.run_artifact(run_id, path)
+            if scheme == "models":
+                return self._follow_models(location, uri=uri, hops=hops + 1)
+            run = _recorded(parse_runs_uri, location, uri)
+            return self._run_artifact(run.run_id, run.path, hops=hops + 1, uri=uri)
         if self._is_proxied(location):
             return self._proxied(location, uri=uri)
         local = local_path(location)
         if local is not None:
+            self._check_local(location, local, uri=uri)
             found = self._local(local)
             if found is None:
                 raise self._missing_local(location, uri=uri)
@@ -307,32 +368,29 @@ class MlflowBackendBase(ABC):
         return self._fetch(location, uri=uri, model=model)
 
     def _follow_models(self, location: str, *, uri: str, hops: int) -> Path:
-        """A version registered from another ``models:/`` URI: that model's files."""
-        if hops > _MAX_HOPS:
-            raise LocationError(
-                f"the recorded source {location!r} leads through more than {_MAX_HOPS} other "
-                "model URIs",
-                uri=uri,
-            )
-        rest = location[len("models:") :].lstrip("/")
-        head, _, tail = rest.partition("/")
-        if head.startswith("m-") and "@" not in head:
-            return self._logged_model_files(head, safe_subpath(tail, uri=uri), hops=hops)
-        if "@" in head:
-            name, _, alias = head.partition("@")
-            target = self.alias_version(name, alias)
-            sub = tail
-        else:
-            number, _, sub = tail.partition("/")
-            if not number.isdigit():
-                raise LocationError(f"cannot follow the recorded source {location!r}", uri=uri)
-            target = self.get_version(head, int(number))
-        folder = self._files(target.source, uri=uri, hops=hops)
-        return inside(folder, safe_subpath(sub, uri=uri), uri=uri)
+        """A version registered from another ``models:/`` URI: that model's files.
+
+        The recorded URI is parsed as any ``models:/`` URI is (so a name, a
+        version number or a path inside it is held to the same rules).
+        """
+        parsed = _recorded(parse_models_uri, location, uri)
+        if parsed.model_id is not None:
+            return self._logged_model_files(parsed.model_id, parsed.subpath, hops=hops)
+        target = find_version(self, parsed)
+        source = checked_location(target.source, what="source", uri=uri)
+        folder = self._files(source, uri=uri, hops=hops)
+        return inside(folder, parsed.subpath, uri=uri)
 
     def _fetch(self, location: str, *, uri: str, model: bool = True) -> Path:
         """An object-store location, fetched into the download cache by ``flavorkit.stores``."""
-        scheme = urlparse(location).scheme
+        parsed = urlparse(location)
+        scheme = parsed.scheme
+        if scheme == "file":  # local_path() took every file:// URI naming no other host
+            raise LocationError(
+                f"the files are at {location!r}, on host {parsed.netloc!r}; flavorkit reads "
+                "file:// URIs of this machine only (file:///path)",
+                uri=uri,
+            )
         if scheme not in _STORE_SCHEMES:
             raise LocationError(
                 f"the files are at {location!r}; flavorkit reads local paths, "
@@ -348,3 +406,14 @@ class MlflowBackendBase(ABC):
                 raise
             # the store names its URL; say which model URI led there too
             raise LocationError(str(exc), uri=uri) from exc
+
+
+def _recorded(parse: Callable[[str], T], location: str, uri: str) -> T:
+    """``parse(location)`` for a model or run URI a store recorded, its refusal naming ``uri``."""
+    try:
+        return parse(location)
+    except LocationError as exc:
+        raise LocationError(
+            f"the recorded source {location!r:.200} cannot be followed: {without_uri(exc)}",
+            uri=uri,
+        ) from exc

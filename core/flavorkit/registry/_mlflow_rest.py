@@ -10,19 +10,27 @@ with ``mlflow`` works here. HTTP goes through ``httpx``.
 
 from __future__ import annotations
 
-import configparser
 import hashlib
 import json
 import os
 import re
-import ssl
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlparse
 
 from flavorkit.exceptions import LocationError
+from flavorkit.registry._mlflow_answers import (
+    Malformed,
+    checked_name,
+    field,
+    file_size,
+    integer,
+    optional,
+    timestamp,
+)
 from flavorkit.registry._mlflow_common import (
     ARTIFACTS_ROUTE,
     LoggedModel,
@@ -30,11 +38,14 @@ from flavorkit.registry._mlflow_common import (
     MlflowVersion,
     RunInfo,
     canonical_stage,
+    checked_location,
 )
+from flavorkit.registry._mlflow_http import credentials, origin, server_of, tls_context
 
 if TYPE_CHECKING:
     import httpx
 
+T = TypeVar("T")
 API = "/api/2.0/mlflow"
 CREDENTIAL_VARIABLES = (
     "MLFLOW_TRACKING_TOKEN (a bearer token), or MLFLOW_TRACKING_USERNAME and "
@@ -42,8 +53,12 @@ CREDENTIAL_VARIABLES = (
 )
 # a proxied folder deeper or larger than this is refused rather than walked forever
 _MAX_DEPTH = 32
-_MAX_FILES = 100_000
+_MAX_FILES = 100_000  # entries (files and folders) of one proxied folder
 _CHUNK = 1 << 20
+# one API answer or folder listing is read up to this many bytes, then refused
+MAX_ANSWER_BYTES = 64 << 20
+# pages of a logged-model search followed before the server is taken to be looping
+_MAX_PAGES = 1000
 # MLflow 3 writes a logged model's files once, under <root>/<experiment>/models/m-<id>/artifacts
 _WRITTEN_ONCE = re.compile(r"(^|/)models/m-[0-9a-f]{32}/artifacts(/|$)")
 
@@ -58,73 +73,10 @@ class ApiError(Exception):
         self.message = message
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def credentials() -> tuple[str | None, str | None, str | None]:
-    """``(username, password, token)`` as MLflow's client finds them.
-
-    The environment first, then ``~/.mlflow/credentials`` (section ``[mlflow]``,
-    keys ``mlflow_tracking_username`` and ``mlflow_tracking_password``).
-    """
-    username = os.environ.get("MLFLOW_TRACKING_USERNAME") or None
-    password = os.environ.get("MLFLOW_TRACKING_PASSWORD") or None
-    path = Path("~/.mlflow/credentials").expanduser()
-    if (username is None or password is None) and path.is_file():
-        config = configparser.ConfigParser()
-        config.read(path)
-        if "mlflow" in config:
-            username = username or config["mlflow"].get("mlflow_tracking_username")
-            password = password or config["mlflow"].get("mlflow_tracking_password")
-    return username, password, os.environ.get("MLFLOW_TRACKING_TOKEN") or None
-
-
-def _tls(uri: str) -> ssl.SSLContext | bool:
-    """httpx's ``verify``, from MLFLOW_TRACKING_INSECURE_TLS and the *_CERT_PATH variables."""
-    insecure = _truthy(os.environ.get("MLFLOW_TRACKING_INSECURE_TLS"))
-    server_cert = os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None
-    client_cert = os.environ.get("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None
-    if insecure and server_cert:
-        raise LocationError(
-            "MLFLOW_TRACKING_INSECURE_TLS and MLFLOW_TRACKING_SERVER_CERT_PATH are both set; "
-            "set one of them (MLflow refuses the pair too)",
-            uri=uri,
-        )
-    if insecure:
-        return False
-    try:
-        context = ssl.create_default_context(cafile=server_cert)
-        if client_cert:
-            context.load_cert_chain(client_cert)
-    except (OSError, ssl.SSLError) as exc:
-        raise LocationError(
-            f"cannot use the certificate in MLFLOW_TRACKING_SERVER_CERT_PATH or "
-            f"MLFLOW_TRACKING_CLIENT_CERT_PATH: {exc}",
-            uri=uri,
-        ) from exc
-    return context
-
-
-def _checked_name(name: object, where: str, *, uri: str) -> str:
-    """A file or folder name from a server's listing, refused when it could leave the folder."""
-    if (
-        not isinstance(name, str)
-        or name in ("", ".", "..")
-        or "/" in name
-        or "\\" in name
-        or not name.isprintable()
-    ):
-        raise LocationError(
-            f"the server listed an unsafe file name {name!r} under {where!r}; refusing to "
-            "download it",
-            uri=uri,
-        )
-    return name
-
-
 class MlflowRestBackend(MlflowBackendBase):
     """Resolves ``models:/`` and ``runs:/`` against an MLflow tracking server's REST API."""
+
+    _follows_relative_paths = False
 
     def __init__(self, uri: str) -> None:
         parsed = urlparse(uri)
@@ -132,23 +84,36 @@ class MlflowRestBackend(MlflowBackendBase):
             raise LocationError("an MLflow tracking server is named http(s)://host[:port]", uri=uri)
         self.uri = uri.rstrip("/")
         self._client: httpx.Client | None = None
+        self._bare: httpx.Client | None = None  # for other servers: no credentials
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the connection pool (a later call opens a new one)."""
+        """Close the connection pools (a later call opens new ones)."""
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            for client in (self._client, self._bare):
+                if client is not None:
+                    client.close()
+            self._client = self._bare = None
 
     # ---- HTTP -----------------------------------------------------------------------
-    def _http(self) -> httpx.Client:
-        """The connection pool, made on first use with MLflow's credentials and TLS settings."""
-        with self._lock:
-            return self._client or self._open()
+    def _http(self, url: str | None = None) -> httpx.Client:
+        """The connection pool for ``url``, made on first use with MLflow's TLS settings.
 
-    def _open(self) -> httpx.Client:
-        """A new pool (called under the lock): auth, workspace, TLS and timeout as MLflow's."""
+        Only the tracking server's own origin (scheme, host, port) gets the
+        credentials: a server may name its artifacts on another server
+        (``mlflow-artifacts://host/...``, an ``http(s)://`` proxy URL), and
+        what it names is not trusted with the user's token or password.
+        """
+        with self._lock:
+            if url is None or origin(url) == origin(self.uri):
+                return self._client or self._open()
+            return self._bare or self._open(bare=True)
+
+    def _open(self, *, bare: bool = False) -> httpx.Client:
+        """A new pool (called under the lock): auth, workspace, TLS and timeout as MLflow's.
+
+        ``bare``: the pool for other servers, with TLS and timeout but no credentials.
+        """
         try:
             import httpx
         except ImportError as exc:  # pragma: no cover - httpx is a dependency of the extra
@@ -156,7 +121,7 @@ class MlflowRestBackend(MlflowBackendBase):
                 "reading an MLflow tracking server needs httpx: pip install 'flavorkit[mlflow]'",
                 uri=self.uri,
             ) from exc
-        username, password, token = credentials()
+        username, password, token = credentials() if not bare else (None, None, None)
         headers = {"User-Agent": "flavorkit"}
         auth = None
         # MLflow's precedence: basic auth when both halves are set, else the token
@@ -165,26 +130,52 @@ class MlflowRestBackend(MlflowBackendBase):
         elif token:
             headers["Authorization"] = f"Bearer {token}"
         workspace = os.environ.get("MLFLOW_WORKSPACE", "").strip()
-        if workspace:
+        if workspace and not bare:
             headers["X-MLFLOW-WORKSPACE"] = workspace
         timeout = float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or 120)
         client = httpx.Client(
             headers=headers,
             auth=auth,
-            verify=_tls(self.uri),
+            verify=tls_context(self.uri),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         )
         # close the pool with the backend, so no socket outlives it
         weakref.finalize(self, client.close)
-        self._client = client
+        if bare:
+            self._bare = client
+        else:
+            self._client = client
         return client
 
     def _send(self, method: str, url: str, *, uri: str, **kwargs: Any) -> httpx.Response:
-        """One request; transport failures and 401/403 become ``LocationError``."""
+        """One request, its answer read whole up to ``MAX_ANSWER_BYTES``.
+
+        Transport failures, 401/403 and an answer larger than that become ``LocationError``.
+        """
         import httpx
 
         try:
-            response = self._http().request(method, url, **kwargs)
+            with self._http(url).stream(method, url, **kwargs) as streamed:
+                refused = self._refused(streamed, uri, url)
+                if refused is not None:
+                    raise refused
+                body = bytearray()
+                for chunk in streamed.iter_bytes(_CHUNK):
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        raise LocationError(
+                            f"the server at {server_of(url)} answered {urlparse(url).path!r} with "
+                            f"more than {MAX_ANSWER_BYTES:,} bytes; no MLflow answer is that "
+                            "large, so it was not read further",
+                            uri=uri,
+                        )
+                content_type = streamed.headers.get("content-type", "application/json")
+                return httpx.Response(
+                    streamed.status_code,
+                    headers={"content-type": content_type},
+                    content=bytes(body),
+                    request=streamed.request,
+                )
         except httpx.TransportError as exc:
             hint = ""
             if "CERTIFICATE" in str(exc).upper() or "SSL" in str(exc).upper():
@@ -192,18 +183,23 @@ class MlflowRestBackend(MlflowBackendBase):
                     "; for a private certificate authority set MLFLOW_TRACKING_SERVER_CERT_PATH "
                     "(or MLFLOW_TRACKING_INSECURE_TLS=true to skip verification)"
                 )
+            where = self.uri if origin(url) == origin(self.uri) else server_of(url)
             raise LocationError(
-                f"cannot reach the MLflow tracking server at {self.uri}: "
+                f"cannot reach the MLflow tracking server at {where}: "
                 f"{type(exc).__name__}: {exc}{hint}",
                 uri=uri,
             ) from exc
-        refused = self._refused(response, uri)
-        if refused is not None:
-            raise refused
-        return response
 
-    def _refused(self, response: httpx.Response, uri: str) -> LocationError | None:
+    def _refused(self, response: httpx.Response, uri: str, url: str) -> LocationError | None:
         """The error for a 401 or 403 answer, naming the variables that hold credentials."""
+        if response.status_code in (401, 403) and origin(url) != origin(self.uri):
+            return LocationError(
+                f"the server at {server_of(url)}, where the tracking server {self.uri} says the "
+                f"files are, answered HTTP {response.status_code}; flavorkit sends the "
+                f"credentials in {CREDENTIAL_VARIABLES} to the tracking server only, never to "
+                "a server its answers name",
+                uri=uri,
+            )
         if response.status_code == 401:
             username, password, token = credentials()
             given = "were refused" if (username and password) or token else "are not set"
@@ -241,7 +237,8 @@ class MlflowRestBackend(MlflowBackendBase):
         if response.status_code == 200 and isinstance(payload, dict):
             return payload
         if isinstance(payload, dict) and "error_code" in payload:
-            raise ApiError(response.status_code, payload["error_code"], str(payload.get("message")))
+            code = str(payload["error_code"])[:80]
+            raise ApiError(response.status_code, code, str(payload.get("message"))[:300])
         raise ApiError(response.status_code, None, response.text[:200])
 
     def _failure(self, exc: ApiError, uri: str) -> LocationError:
@@ -261,30 +258,36 @@ class MlflowRestBackend(MlflowBackendBase):
     # ---- registered models ----------------------------------------------------------
     def _registered_model(self, name: str, uri: str) -> dict[str, Any]:
         try:
-            return self._api("GET", "registered-models/get", uri=uri, params={"name": name})[
-                "registered_model"
-            ]
+            found = self._api("GET", "registered-models/get", uri=uri, params={"name": name})
         except ApiError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 raise LocationError(
                     f"no registered model named {name!r} on the MLflow server {self.uri}", uri=uri
                 ) from None
             raise self._failure(exc, uri) from exc
+        return self._checked(
+            lambda: field(found, "registered_model", dict, where="registered-models/get"), uri
+        )
 
     def _latest(self, name: str, uri: str, stage: str | None = None) -> dict[str, Any] | None:
         params: dict[str, Any] = {"name": name}
         if stage is not None:
             params["stages"] = [stage]
+        endpoint = "registered-models/get-latest-versions"
         try:
-            found = self._api(
-                "GET", "registered-models/get-latest-versions", uri=uri, params=params
-            )
+            found = self._api("GET", endpoint, uri=uri, params=params)
         except ApiError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 self._registered_model(name, uri)
             raise self._failure(exc, uri) from exc
-        versions = found.get("model_versions") or []
-        return max(versions, key=lambda v: int(v["version"])) if versions else None
+
+        def highest() -> dict[str, Any] | None:
+            versions = optional(found, "model_versions", list, where=endpoint) or []
+            for i, v in enumerate(versions):
+                integer(v, "version", where=f"{endpoint}.model_versions[{i}]")
+            return max(versions, key=lambda v: int(v["version"])) if versions else None
+
+        return self._checked(highest, uri)
 
     def get_version(self, name: str, version: int) -> MlflowVersion:
         """Version ``version`` of ``name``; ``LocationError`` when unknown, deleted or not READY."""
@@ -305,36 +308,86 @@ class MlflowRestBackend(MlflowBackendBase):
                 f"deleted or never registered ({highest})",
                 uri=uri,
             ) from None
-        return self._version(found["model_version"], uri)
+        answer = self._checked(
+            lambda: field(found, "model_version", dict, where="model-versions/get"), uri
+        )
+        return self._version(answer, uri, name=name, number=version)
 
-    def _version(self, found: dict[str, Any], uri: str) -> MlflowVersion:
-        name, number = found["name"], int(found["version"])
-        status = found.get("status") or "READY"
+    def _version(
+        self, found: dict[str, Any], uri: str, *, name: str, number: int | None = None
+    ) -> MlflowVersion:
+        """The version the server described in ``found``: checked field by field.
+
+        It must be a version of ``name`` (and number ``number`` when one was
+        asked): a server answering with another model's version is refused,
+        not followed.
+        """
+        where = "model_version"
+
+        def read() -> tuple[str, int, str]:
+            answered = field(found, "name", str, where=where)
+            version = integer(found, "version", where=where)
+            if answered != name or (number is not None and version != number):
+                raise Malformed(
+                    f"{where}.name and .version",
+                    f"version {number if number is not None else '<n>'} of {name!r}",
+                    f"version {version} of {answered!r:.80}",
+                )
+            return answered, version, optional(found, "status", str, where=where) or "READY"
+
+        name, version, status = self._checked(read, uri)
         if status != "READY":
-            detail = f": {found['status_message']}" if found.get("status_message") else ""
+            message = found.get("status_message")
+            detail = f": {str(message)[:300]}" if message else ""
             raise LocationError(
-                f"version {number} of {name!r} is {status} in MLflow, not READY{detail}", uri=uri
+                f"version {version} of {name!r} is {status:.40} in MLflow, not READY{detail}",
+                uri=uri,
             )
-        params = {"name": name, "version": str(number)}
+        params = {"name": name, "version": str(version)}
+        endpoint = "model-versions/get-download-uri"
         try:
-            location = self._api("GET", "model-versions/get-download-uri", uri=uri, params=params)[
-                "artifact_uri"
-            ]
+            answer = self._api("GET", endpoint, uri=uri, params=params)
         except ApiError as exc:
             raise self._failure(exc, uri) from exc
-        return MlflowVersion(
-            name=name,
-            version=number,
-            source=location,
-            created=int(found.get("creation_timestamp") or 0) / 1000,
-            description=found.get("description") or None,
-            tags={t["key"]: t.get("value", "") for t in found.get("tags") or []},
-            aliases=tuple(found.get("aliases") or ()),
-            run_id=found.get("run_id") or None,
-            registered_source=found.get("source") or "",
-            stage=found.get("current_stage") or "None",
-            updated=int(found.get("last_updated_timestamp") or 0) / 1000,
+        location = checked_location(
+            answer.get("artifact_uri"), what=f"download URI ({endpoint}.artifact_uri)", uri=uri
         )
+
+        def describe() -> MlflowVersion:
+            tags = optional(found, "tags", list, where=where) or []
+            aliases = optional(found, "aliases", list, where=where) or []
+            for i, tag in enumerate(tags):
+                field(tag, "key", str, where=f"{where}.tags[{i}]")
+                optional(tag, "value", str, where=f"{where}.tags[{i}]")
+            for i, alias in enumerate(aliases):
+                if not isinstance(alias, str):
+                    raise Malformed(f"{where}.aliases[{i}]", "str", type(alias).__name__)
+            return MlflowVersion(
+                name=name,
+                version=version,
+                source=location,
+                created=timestamp(found, "creation_timestamp", where=where),
+                description=optional(found, "description", str, where=where),
+                tags={t["key"]: t.get("value") or "" for t in tags},
+                aliases=tuple(aliases),
+                run_id=optional(found, "run_id", str, where=where),
+                registered_source=optional(found, "source", str, where=where) or "",
+                stage=optional(found, "current_stage", str, where=where) or "None",
+                updated=timestamp(found, "last_updated_timestamp", where=where),
+            )
+
+        return self._checked(describe, uri)
+
+    def _checked(self, read: Callable[[], T], uri: str) -> T:
+        """``read()``, an answer missing a field or holding a wrong type refused by name."""
+        try:
+            return read()
+        except Malformed as exc:
+            raise LocationError(
+                f"the MLflow tracking server at {self.uri} sent an answer MLflow never sends "
+                f"({exc}); refusing it",
+                uri=uri,
+            ) from None
 
     def latest_version(self, name: str) -> MlflowVersion:
         """The highest version of ``name`` that is not deleted (MLflow's ``latest``)."""
@@ -343,7 +396,7 @@ class MlflowRestBackend(MlflowBackendBase):
         if found is None:
             self._registered_model(name, uri)
             raise LocationError(f"registered model {name!r} has no live versions", uri=uri)
-        return self._version(found, uri)
+        return self._version(found, uri, name=name)
 
     def stage_version(self, name: str, stage: str) -> MlflowVersion:
         """The highest version of ``name`` in the legacy ``stage`` (``models:/name/Production``)."""
@@ -355,7 +408,7 @@ class MlflowRestBackend(MlflowBackendBase):
             raise LocationError(
                 f"registered model {name!r} has no version in stage {canonical}", uri=uri
             )
-        return self._version(found, uri)
+        return self._version(found, uri, name=name)
 
     def alias_version(self, name: str, alias: str) -> MlflowVersion:
         """The version ``alias`` points at (``latest`` means the highest live version)."""
@@ -371,45 +424,66 @@ class MlflowRestBackend(MlflowBackendBase):
             if exc.code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                 raise self._failure(exc, uri) from exc
             model = self._registered_model(name, uri)
-            aliases = [a["alias"] for a in model.get("aliases") or []]
+            listed = model.get("aliases") if isinstance(model.get("aliases"), list) else []
+            aliases = [str(a.get("alias"))[:80] for a in listed if isinstance(a, dict)]
             known = f"its aliases: {', '.join(sorted(aliases))}" if aliases else "it has no aliases"
             raise LocationError(
                 f"registered model {name!r} has no alias {alias!r} ({known})", uri=uri
             ) from None
-        return self._version(found["model_version"], uri)
+        answer = self._checked(
+            lambda: field(found, "model_version", dict, where="registered-models/alias"), uri
+        )
+        return self._version(answer, uri, name=name)
 
     # ---- logged models and runs -----------------------------------------------------
     def _logged_model_info(self, model_id: str) -> LoggedModel:
         uri = f"models:/{model_id}"
-        if not model_id.replace("-", "").replace("_", "").isalnum():
-            raise LocationError(f"{model_id!r} is not a logged model id", uri=uri)
+        if not (model_id.isascii() and model_id.replace("-", "").replace("_", "").isalnum()):
+            raise LocationError(f"{model_id!r:.80} is not a logged model id", uri=uri)
+        endpoint = f"logged-models/{model_id}"
         try:
-            found = self._api("GET", f"logged-models/{model_id}", uri=uri)["model"]["info"]
+            found = self._api("GET", endpoint, uri=uri)
         except ApiError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 raise LocationError(
                     f"no logged model {model_id} on the MLflow server {self.uri}", uri=uri
                 ) from None
             raise self._failure(exc, uri) from exc
-        status = str(found.get("status") or "UNSPECIFIED").removeprefix("LOGGED_MODEL_")
-        return LoggedModel(
-            model_id=found["model_id"],
-            location=found["artifact_uri"],
-            status="FAILED" if status == "UPLOAD_FAILED" else status,
-            deleted=found.get("lifecycle_stage") == "deleted",
-            updated=int(found.get("last_updated_timestamp_ms") or 0) / 1000,
-        )
+
+        def read() -> LoggedModel:
+            info = field(field(found, "model", dict, where=endpoint), "info", dict, where="model")
+            status = optional(info, "status", str, where="model.info") or "UNSPECIFIED"
+            status = status.removeprefix("LOGGED_MODEL_")
+            answered = field(info, "model_id", str, where="model.info")
+            if answered != model_id:
+                raise Malformed("model.info.model_id", repr(model_id), f"{answered!r:.80}")
+            return LoggedModel(
+                model_id=answered,
+                location=info.get("artifact_uri"),  # checked where it is followed
+                status="FAILED" if status == "UPLOAD_FAILED" else status,
+                deleted=info.get("lifecycle_stage") == "deleted",
+                updated=timestamp(info, "last_updated_timestamp_ms", where="model.info"),
+            )
+
+        return self._checked(read, uri)
 
     def _run_info(self, run_id: str, *, uri: str) -> RunInfo:
         try:
-            info = self._api("GET", "runs/get", uri=uri, params={"run_id": run_id})["run"]["info"]
+            found = self._api("GET", "runs/get", uri=uri, params={"run_id": run_id})
         except ApiError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 raise LocationError(
                     f"no run {run_id} on the MLflow server {self.uri}", uri=uri
                 ) from None
             raise self._failure(exc, uri) from exc
-        return RunInfo(run_id, info.get("artifact_uri") or "", str(info["experiment_id"]))
+
+        def read() -> RunInfo:
+            info = field(field(found, "run", dict, where="runs/get"), "info", dict, where="run")
+            experiment = integer(info, "experiment_id", where="run.info", maximum=2**63 - 1)
+            # the artifact location is checked where it is followed
+            return RunInfo(run_id, info.get("artifact_uri") or "", str(experiment))
+
+        return self._checked(read, uri)
 
     def _run_logged_model(self, run: RunInfo, name: str) -> str | None:
         uri = f"runs:/{run.run_id}/{name}"
@@ -417,20 +491,31 @@ class MlflowRestBackend(MlflowBackendBase):
         # the filter grammar has no escape for quotes: such a name is matched here instead
         if "'" not in name and "\\" not in name:
             body["filter"] = f"name = '{name}'"
-        while True:
+        for _ in range(_MAX_PAGES):
             try:
                 page = self._api("POST", "logged-models/search", uri=uri, body=body)
             except ApiError as exc:
                 if exc.status == 404 and exc.code is None:
                     return None  # an MLflow 2 server: no logged models to fall back on
                 raise self._failure(exc, uri) from exc
-            for model in page.get("models") or []:
-                info = model.get("info") or {}
+            models = page.get("models") if isinstance(page.get("models"), list) else []
+            for model in models:
+                info = model.get("info") if isinstance(model, dict) else None
+                if not isinstance(info, dict):
+                    continue
                 if info.get("name") == name and info.get("source_run_id") == run.run_id:
-                    return str(info["model_id"])
-            if not page.get("next_page_token"):
+                    return str(info.get("model_id"))  # checked as any logged model id is
+            token = page.get("next_page_token")
+            if not token:
                 return None
-            body["page_token"] = page["next_page_token"]
+            if not isinstance(token, str) or token == body.get("page_token"):
+                break
+            body["page_token"] = token
+        raise LocationError(
+            f"the MLflow tracking server at {self.uri} kept answering logged-models/search with "
+            f"another page ({_MAX_PAGES} pages, or the same page twice); refusing to read on",
+            uri=uri,
+        )
 
     # ---- proxied artifacts ----------------------------------------------------------
     def _artifact_base(self, location: str) -> tuple[str, str]:
@@ -450,33 +535,52 @@ class MlflowRestBackend(MlflowBackendBase):
         except ValueError:
             payload = None
         if response.status_code != 200 or not isinstance(payload, dict):
-            message = payload.get("message") if isinstance(payload, dict) else response.text[:200]
+            message = payload.get("message") if isinstance(payload, dict) else response.text
             raise LocationError(
                 f"the MLflow server at {server} could not list {path!r} (HTTP "
-                f"{response.status_code}: {message}); is it started with --serve-artifacts?",
+                f"{response.status_code}: {str(message)[:200]}); is it started with "
+                "--serve-artifacts?",
                 uri=uri,
             )
-        return list(payload.get("files") or [])
+        files = payload.get("files") or []
+        if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+            raise LocationError(
+                f"the MLflow server at {server} listed {path!r} as {str(files)[:80]!r}, not as "
+                "a list of files (objects with path, is_dir, file_size)",
+                uri=uri,
+            )
+        return files
 
     def _walk(self, server: str, root: str, *, uri: str) -> list[tuple[str, int | None]]:
         """Every file below ``root`` as ``(relative path, size)``, names checked."""
         files: list[tuple[str, int | None]] = []
+        seen: set[str] = set()
         pending: list[tuple[str, int]] = [("", 0)]
         while pending:
             rel, depth = pending.pop()
             where = f"{root}/{rel}".strip("/")
             for entry in self._list(server, where, uri=uri):
-                name = _checked_name(entry.get("path"), where, uri=uri)
+                name = checked_name(entry.get("path"), where, uri=uri)
                 child = f"{rel}/{name}".lstrip("/")
+                if child in seen:
+                    raise LocationError(
+                        f"the server listed {child!r} twice under {root!r}", uri=uri
+                    )
+                seen.add(child)
                 if entry.get("is_dir"):
                     if depth + 1 > _MAX_DEPTH:
                         raise LocationError(f"{where!r} nests folders too deep", uri=uri)
                     pending.append((child, depth + 1))
                 else:
-                    size = entry.get("file_size")
-                    files.append((child, int(size) if size is not None else None))
-                if len(files) > _MAX_FILES:
-                    raise LocationError(f"{root!r} holds more than {_MAX_FILES} files", uri=uri)
+                    files.append((child, file_size(entry.get("file_size"), child, uri=uri)))
+                # folders count too: a listing of empty folders is no cheaper to walk
+                if len(seen) > _MAX_FILES:
+                    raise LocationError(
+                        f"{root!r} holds more than {_MAX_FILES:,} files and folders", uri=uri
+                    )
+        from flavorkit.stores._fsspec import check_names
+
+        check_names([rel for rel, _ in files], uri)
         return sorted(files)
 
     def _proxied_exists(self, location: str) -> bool:
@@ -507,23 +611,32 @@ class MlflowRestBackend(MlflowBackendBase):
             files = listing if listing is not None else self._walk(server, root, uri=uri)
             if not files:
                 raise LocationError(f"no files at {location}", uri=uri)
+            budget = stores.max_bytes()  # what a lying listing can make us write, at most
             for rel, size in files:
-                self._download_file(server, f"{root}/{rel}", folder / rel, size, uri=uri)
+                budget -= self._download_file(
+                    server, f"{root}/{rel}", folder / rel, size, uri=uri, budget=budget
+                )
 
         sizes = [size for _, size in listing or ()]
         total = sum(s for s in sizes if s is not None) if listing and None not in sizes else None
         return stores.cached(f"mlflow-{digest}", populate, source=location, size=total)
 
     def _download_file(
-        self, server: str, path: str, dest: Path, size: int | None, *, uri: str
-    ) -> None:
+        self, server: str, path: str, dest: Path, size: int | None, *, uri: str, budget: int
+    ) -> int:
+        """Stream one file to ``dest``; returns its size.
+
+        Stops as soon as the server sends more than the listing said (or, for
+        a file listed without a size, more than ``budget``, what the download
+        cache may still hold), so a lying server cannot fill the disk.
+        """
         dest.parent.mkdir(parents=True, exist_ok=True)
         url = f"{server}{ARTIFACTS_ROUTE}/{quote(path)}"
         import httpx
 
         try:
-            with self._http().stream("GET", url) as response:
-                refused = self._refused(response, uri)
+            with self._http(url).stream("GET", url) as response:
+                refused = self._refused(response, uri, url)
                 if refused is not None:
                     raise refused
                 if response.status_code != 200:
@@ -535,8 +648,21 @@ class MlflowRestBackend(MlflowBackendBase):
                 written = 0
                 with dest.open("wb") as fh:
                     for chunk in response.iter_bytes(_CHUNK):
-                        fh.write(chunk)
                         written += len(chunk)
+                        if size is not None and written > size:
+                            raise LocationError(
+                                f"{path!r} from {server} has more than the {size:,} bytes the "
+                                "listing said; stopped reading it",
+                                uri=uri,
+                            )
+                        if written > budget:
+                            raise LocationError(
+                                f"{path!r} from {server} has more than the {budget:,} bytes the "
+                                "download cache may still hold (FLAVORKIT_CACHE_MAX_BYTES); "
+                                "stopped reading it",
+                                uri=uri,
+                            )
+                        fh.write(chunk)
         except httpx.TransportError as exc:
             raise LocationError(
                 f"downloading {path!r} from the MLflow server at {server} failed: {exc}", uri=uri
@@ -545,6 +671,7 @@ class MlflowRestBackend(MlflowBackendBase):
             raise LocationError(
                 f"{path!r} from {server} has {written} bytes, the listing said {size}", uri=uri
             )
+        return written
 
     def _missing_local(self, location: str, *, uri: str) -> LocationError:
         return LocationError(

@@ -28,6 +28,7 @@ from flavorkit.registry._mlflow_common import (
     canonical_stage,
     workspace,
 )
+from flavorkit.registry._uris import check_version
 
 # logged_models.status is stored as MLflow's LoggedModelStatus integer
 _LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
@@ -192,6 +193,7 @@ class MlflowSqlBackend(MlflowBackendBase):
 
     def _get(self, name: str, version: int, *, uri: str) -> MlflowVersion:
         """``get_version``, with errors naming ``uri`` (an alias or ``latest`` that led here)."""
+        check_version(version, name=name)
         self._require_registry(uri)
         present = self.columns("model_versions")
         select = ", ".join(c if c in present else f"NULL AS {c}" for c in _VERSION_COLUMNS)

@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from flavorkit.exceptions import LocationError
-from flavorkit.registry._backend import Backend, ModelVersion
-from flavorkit.registry._uris import ModelsUri, parse_models_uri, parse_runs_uri
+from flavorkit.registry._backend import Backend, ModelVersion, find_version
+from flavorkit.registry._uris import parse_models_uri, parse_runs_uri
 
 REGISTRY_ENV = "FLAVORKIT_REGISTRY_URI"
 MLFLOW_TRACKING_ENV = "MLFLOW_TRACKING_URI"
@@ -71,6 +71,13 @@ def open_registry(
     """
     text = registry_uri(uri)
     scheme = _scheme(text)
+    if scheme == "file" and urlparse(text).netloc not in ("", "localhost"):
+        named = "" if uri is not None and str(uri).strip() else f" ({REGISTRY_ENV})"
+        raise LocationError(
+            f"names host {urlparse(text).netloc!r}{named}; an embedded registry is a folder on "
+            "this machine (a path or file:///path)",
+            uri=text,
+        )
     if scheme in ("", "file"):
         path = unquote(urlparse(text).path) if scheme == "file" else text
         key = (str(Path(path).expanduser().absolute()), artifact_root)
@@ -123,27 +130,6 @@ def embedded_registry(uri: str | os.PathLike[str] | None = None, **options: Any)
             uri=backend.uri,
         )
     return backend
-
-
-def find_version(backend: Backend, parsed: ModelsUri) -> ModelVersion:
-    """The ``ModelVersion`` a parsed ``models:/<name>...`` URI names in ``backend``."""
-    name = parsed.name
-    assert name is not None
-    if parsed.version is not None:
-        return backend.get_version(name, parsed.version)
-    if parsed.alias is not None:
-        return backend.alias_version(name, parsed.alias)
-    if parsed.latest:
-        return backend.latest_version(name)
-    stage_version = getattr(backend, "stage_version", None)
-    if stage_version is None:
-        raise LocationError(
-            f"{parsed.stage!r} is neither a version number nor 'latest', so MLflow would read it "
-            f"as a model stage; stages are deprecated since MLflow 2.9 and registry "
-            f"{backend.uri} has none. Use an alias instead: models:/{name}@<alias> "
-            f"(flavorkit models alias set {name} <alias> <version>)"
-        )
-    return stage_version(name, parsed.stage)
 
 
 def resolve_models_uri(uri: str) -> Path:

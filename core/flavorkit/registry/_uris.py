@@ -31,6 +31,10 @@ RUN_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
 ALIAS = re.compile(r"^[\w\-]{1,255}$", re.ASCII)
 RESERVED_VERSION_ALIAS = re.compile(r"^[vV]\d+$")
 MAX_NAME_LENGTH = 256
+# versions are SQLite INTEGERs in both registries: a larger number can name no version
+MAX_VERSION = 2**63 - 1
+# a name, an alias and a path inside the model fit many times over; the parse cache stays small
+MAX_URI_LENGTH = 8192
 
 MODELS_FORMS = (
     "models:/<name>/<version>, models:/<name>@<alias>, models:/<name>/latest "
@@ -83,6 +87,13 @@ def _split(uri: str, scheme: str, expected: str) -> str:
     """The URI's path without the leading slash, after the checks both schemes share."""
     if not isinstance(uri, str):
         raise TypeError(f"a {scheme}:/ URI must be a str, got {type(uri).__name__}")
+    if len(uri) > MAX_URI_LENGTH:
+        raise _bad(
+            f"{uri[:60]}...",
+            f"the URI has {len(uri):,} characters, more than the {MAX_URI_LENGTH:,} a model URI "
+            "may have",
+            expected,
+        )
     if any(not c.isprintable() for c in uri):
         raise _bad(uri, "the URI contains control characters", expected)
     # MLflow parses with allow_fragments=False, so '#' belongs to the path, as here
@@ -142,9 +153,7 @@ def parse_models_uri(uri: str) -> ModelsUri:
         return ModelsUri(uri, model_id=_uri_name(head, uri))
     suffix, rest = parts[1], parts[2:]
     if suffix.isascii() and suffix.isdigit():
-        version = int(suffix)
-        if version < 1:
-            raise _bad(uri, "versions are numbered from 1", MODELS_FORMS)
+        version = parse_version(suffix, uri)
         subpath = check_subpath(rest, uri, MODELS_FORMS)
         return ModelsUri(uri, name=_uri_name(head, uri), version=version, subpath=subpath)
     if suffix.lower() == "latest":
@@ -172,6 +181,36 @@ def parse_runs_uri(uri: str) -> RunsUri:
             RUNS_FORM,
         )
     return RunsUri(uri, run_id=run_id, path=check_subpath(parts[1:], uri, RUNS_FORM))
+
+
+def check_version(version: int, *, name: str) -> int:
+    """``version`` when a registry could number it (1 to 2**63-1); ``LocationError`` otherwise.
+
+    SQLite raises ``OverflowError`` for a larger number; this says what was asked instead.
+    """
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+        raise LocationError(
+            f"registered model {name!r} has no version {str(version)[:30]!r}: versions are whole "
+            f"numbers from 1 to {MAX_VERSION}",
+            uri=f"models:/{name}/{str(version)[:30]}",
+        )
+    return version
+
+
+def parse_version(text: str, uri: str) -> int:
+    """The version number ``text`` (ASCII digits) names; ``LocationError`` outside 1..2**63-1."""
+    digits = text.lstrip("0")
+    # compare lengths first: int() of thousands of digits is refused by Python itself
+    if len(digits) > len(str(MAX_VERSION)) or (digits and int(digits) > MAX_VERSION):
+        raise _bad(
+            uri,
+            f"version {text[:30]}{'...' if len(text) > 30 else ''} is larger than any version "
+            f"a registry numbers (at most {MAX_VERSION})",
+            MODELS_FORMS,
+        )
+    if not digits:
+        raise _bad(uri, "versions are numbered from 1", MODELS_FORMS)
+    return int(digits)
 
 
 def _uri_name(name: str, uri: str) -> str:

@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -150,7 +151,7 @@ def cached(
     check_key(key)
     root = downloads_root()
     entry = root / key
-    if (entry / _FILES).is_dir():
+    if _complete(entry):
         _touch(entry)
         return entry / _FILES
     limit = max_bytes()
@@ -158,7 +159,7 @@ def cached(
         raise _too_large(source or key, size, limit)
     _make_dirs(root)
     with _locked(root / _LOCKS / f"{key}.lock"):
-        if not (entry / _FILES).is_dir():
+        if not _complete(entry):
             with _scratch(root, key) as scratch:
                 populate(scratch / _FILES)
                 _seal(scratch, key, source, limit)
@@ -193,7 +194,7 @@ def cached_by_content(
         populate(scratch / _FILES)
         key = check_key(f"{prefix}-{key_of(scratch / _FILES)}")
         entry = root / key
-        if not (entry / _FILES).is_dir():
+        if not _complete(entry):
             _seal(scratch, key, source, limit)
             _install(scratch, entry)
     _touch(entry)
@@ -209,7 +210,7 @@ def cache_entries() -> list[CacheEntry]:
         return []
     found = []
     for child in root.iterdir():
-        if child.name.startswith(".") or not (child / _FILES).is_dir():
+        if child.name.startswith(".") or not _complete(child):
             continue
         with contextlib.suppress(OSError):  # pruned by another process meanwhile
             found.append(_read_entry(child))
@@ -319,13 +320,35 @@ def _install(scratch: Path, entry: Path) -> None:
             os.rename(scratch, entry)
             return
         except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EACCES, errno.EPERM):
+            # ENOTDIR: a file or a link sits there (a folder cannot replace either)
+            if exc.errno not in (
+                errno.EEXIST,
+                errno.ENOTEMPTY,
+                errno.EACCES,
+                errno.EPERM,
+                errno.ENOTDIR,
+            ):
                 raise
-            if (entry / _FILES).is_dir():
+            if _complete(entry):
                 return  # another process placed the same entry first: keep theirs
             # something that is not a complete entry sits there (a damaged cache): move it away
             _trash(entry.parent, entry)
     os.rename(scratch, entry)
+
+
+def _complete(entry: Path) -> bool:
+    """Whether ``entry`` is a complete entry: a real folder holding a real ``files`` folder.
+
+    Links are not followed: a link put in an entry's place (or in place of
+    its ``files``) would hand a folder outside the cache to whoever asks for
+    the key, so it counts as damage, replaced on the next fill.
+    """
+    try:
+        return stat.S_ISDIR(entry.lstat().st_mode) and stat.S_ISDIR(
+            (entry / _FILES).lstat().st_mode
+        )
+    except OSError:
+        return False
 
 
 def _too_large(what: str, size: int, limit: int) -> LocationError:
@@ -385,7 +408,10 @@ def _trash(root: Path, folder: Path) -> None:
     """Rename ``folder`` into ``.tmp`` (readers stop finding it at once), then delete it there."""
     target = root / _TMP / f"{folder.name}.{secrets.token_hex(6)}.removed"
     os.rename(folder, target)
-    shutil.rmtree(target, ignore_errors=True)
+    if target.is_symlink() or not target.is_dir():
+        target.unlink(missing_ok=True)  # a link or a file: never follow it to delete elsewhere
+    else:
+        shutil.rmtree(target, ignore_errors=True)
 
 
 def _sweep_scratch(root: Path) -> int:

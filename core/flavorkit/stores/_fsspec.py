@@ -9,13 +9,15 @@ was found, with the original chained as its cause.
 
 A listing is read as hostile input: every remote name must map to a plain
 relative path inside the download folder (no ``..``, no absolute path, no
-backslash, no NUL, no name that is both a file and a folder).
+backslash, no NUL, no name that is both a file and a folder, no two names that
+a case-insensitive file system would take for one).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -320,14 +322,35 @@ def _size_version(info: dict[str, Any], name: str, url: str) -> tuple[int, str |
 
 
 def _check_layout(files: list[RemoteFile], url: str) -> None:
-    """Refuse two files with one name, or a name that is both a file and a folder."""
-    names = [f.relative for f in files]
+    check_names([f.relative for f in files], url)
+
+
+def check_names(names: list[str], url: str) -> None:
+    """Refuse two files with one name, a name that is both a file and a folder, or two names
+    one on a case-insensitive file system (relative POSIX paths, each already checked)."""
     if len(set(names)) != len(names):
         raise LocationError("the listing names one file twice", uri=url)
     folders = {"/".join(n.split("/")[:i]) for n in names for i in range(1, n.count("/") + 1)}
     both = sorted(folders & set(names))
     if both:
         raise LocationError(f"{both[0]!r} is listed both as a file and as a folder", uri=url)
+    # on macOS and Windows names differing only in case (or Unicode composition) are one
+    # entry: one file would overwrite the other, or a file would land inside a folder
+    seen: dict[str, tuple[str, bool]] = {}
+    for path, is_file in sorted([(n, True) for n in names] + [(f, False) for f in folders]):
+        first, first_is_file = seen.setdefault(_folded(path), (path, is_file))
+        if first != path and (is_file or first_is_file):
+            raise LocationError(
+                f"the listing names {first!r} and {path!r}, which differ only in case or "
+                "Unicode form: on a case-insensitive file system (macOS, Windows) they are one "
+                "entry, and one would overwrite the other",
+                uri=url,
+            )
+
+
+def _folded(path: str) -> str:
+    """``path`` as a case-insensitive, normalising file system compares names."""
+    return unicodedata.normalize("NFC", path).casefold()
 
 
 def _missing(url: str, scheme: Scheme, modules: list[str]) -> LocationError:
