@@ -125,9 +125,19 @@ def parse(text: str, where: str = CONFIG_FILE) -> Any:
 
 
 def read(path: Path) -> Any:
-    """Read and parse the ``config.pbtxt`` at ``path`` (bounded); raises ``ValueError``."""
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_CONFIG_BYTES + 1)
+    """Read and parse the ``config.pbtxt`` at ``path`` (bounded); raises ``ValueError``.
+
+    Only a regular file is read: a FIFO or a device in its place is refused
+    instead of read forever.
+    """
+    from flavorkit.exceptions import ManifestError
+    from flavorkit.folder import open_regular
+
+    try:
+        with open_regular(path) as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except ManifestError as exc:  # named after the file below, as the other errors are
+        raise ValueError(f"{path.name}: {str(exc).removeprefix(f'{path}: ')}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise ValueError(f"{path.name}: larger than {MAX_CONFIG_BYTES} bytes")
     try:

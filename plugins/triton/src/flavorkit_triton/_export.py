@@ -32,6 +32,7 @@ from flavorkit.exceptions import SignatureError
 from flavorkit_triton._config import CONFIG_FILE, Batching, build, to_text
 from flavorkit_triton._datatypes import WireTensor, wire_tensors
 from flavorkit_triton._environment import PythonEnvironment
+from flavorkit_triton._files import MAX_VERSION
 
 PLAN_FILE = "flavorkit_backend.json"
 BACKEND_FILE = "model.py"
@@ -81,8 +82,8 @@ def export(
     name = name or _default_name(str(model_uri), model.path)
     _check_name(name)
     version = version if version is not None else _default_version(str(model_uri))
-    if version < 1:
-        raise ValueError(f"version must be 1 or more, got {version}")
+    if not 1 <= version <= MAX_VERSION:
+        raise ValueError(f"version must be from 1 to {MAX_VERSION} (Triton's int64), got {version}")
     batching = Batching(
         max_batch_size,
         instances,
@@ -167,14 +168,10 @@ def _write_python_backend(
 
 
 def _copy_folder(source: Path, target: Path) -> None:
-    """Copy the model folder; refuse links that lead out of it."""
-    root = source.resolve()
-    for path in source.rglob("*"):
-        if path.is_symlink() and not path.resolve().is_relative_to(root):
-            raise ValueError(
-                f"model folder {source}: {path.relative_to(source)} links outside the folder; "
-                "the exported copy must be self-contained"
-            )
+    """Copy the model folder; refuse links out of it or to folders, FIFOs and devices."""
+    from flavorkit_triton._files import check_tree
+
+    check_tree(source)
     shutil.copytree(source, target, symlinks=False)
 
 

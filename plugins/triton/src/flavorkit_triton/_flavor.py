@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,21 @@ from typing import Any
 from flavorkit.exceptions import FlavorkitError, ManifestError
 
 from flavorkit_triton._config import CONFIG_FILE, read
-from flavorkit_triton._validate import PLAN_FILE, backend_of, check_model, versions
+from flavorkit_triton._files import check_tree
+from flavorkit_triton._validate import (
+    PLAN_FILE,
+    backend_of,
+    check_model,
+    model_file_name,
+    versions,
+)
 
 FLAVOR = "triton"
 LOADER_MODULE = "flavorkit_triton"
+# A flavorkit folder inside a Triton folder may itself be a Triton folder (an export of a
+# saved Triton model); deeper nesting is refused before it exhausts Python's stack.
+MAX_NESTING = 4
+_nesting: ContextVar[int] = ContextVar("flavorkit_triton_nesting", default=0)
 
 
 class UnsupportedBackendError(FlavorkitError, NotImplementedError):
@@ -84,12 +96,7 @@ def persist(model: Any, path: Path) -> dict[str, Any]:
     config = read(source / CONFIG_FILE)
     backend, _ = backend_of(config)
     name = source.resolve().name
-    root = source.resolve()
-    for item in source.rglob("*"):
-        if item.is_symlink() and not item.resolve().is_relative_to(root):
-            raise ManifestError(
-                f"{item.relative_to(source)} links outside the Triton model folder", path=source
-            )
+    check_tree(source)
     shutil.copytree(source, path / name, symlinks=False)
     result: dict[str, Any] = {
         "flavor": FLAVOR,
@@ -107,31 +114,91 @@ def persist(model: Any, path: Path) -> dict[str, Any]:
 
 
 def load(path: Path, conf: dict[str, Any], allow_unsafe: bool) -> LoadedTriton:
-    """Load the Triton model named by ``conf["data"]`` for in-process prediction."""
+    """Load the Triton model named by ``conf["data"]`` for in-process prediction.
+
+    Every path is resolved inside ``path`` (``model_file``); nothing of the
+    folder is imported or executed: a Python-backend folder loads only its
+    flavorkit model folder, with the caller's ``allow_unsafe``. Raises
+    ``ManifestError`` naming the file and field that are wrong, and
+    ``UnsupportedBackendError`` for a backend flavorkit cannot run.
+    """
     from flavorkit.folder import model_file
 
     key = f"flavors.{FLAVOR}.data"
     data = conf.get("data")
     folder = model_file(path, data, key=key, kind="dir")
-    config = read(model_file(path, f"{data}/{CONFIG_FILE}", key=key))
-    backend, file = backend_of(config)
+    config_path = model_file(path, f"{data}/{CONFIG_FILE}", key=key)
+    try:
+        config = read(config_path)
+    except ValueError as exc:
+        message = str(exc).removeprefix(f"{CONFIG_FILE}: ")
+        raise ManifestError(message, path=config_path, key=key) from None
+    backend, _ = backend_of(config)
+    file, why = model_file_name(config)
+    if why is not None:
+        raise ManifestError(why, path=config_path, key=key)
     found = versions(folder)
     if not found:
-        raise ManifestError(f"{data!r} has no numeric version folder", path=folder, key=key)
+        raise ManifestError(
+            f"{data!r} has no version folder (a folder named by a number from 1, such as 1/)",
+            path=folder,
+            key=key,
+        )
     version = f"{data}/{found[-1]}"
     if backend == "onnxruntime":
-        return _load_onnx(model_file(path, f"{version}/{file}", key=key))
+        return _load_onnx(model_file(path, f"{version}/{file}", key=key), key)
     if backend == "python" and (folder / str(found[-1]) / PLAN_FILE).is_file():
-        import flavorkit
-
+        version_dir = model_file(path, version, key=key, kind="dir")
         inner = model_file(path, f"{version}/model", key=key, kind="dir")
-        return LoadedTriton(backend, flavorkit.load_model(inner, allow_unsafe=allow_unsafe))
+        if version_dir not in inner.parents:
+            raise ManifestError(
+                f"'{version}/model' leads to {inner}; expected the flavorkit model folder "
+                f"inside the version folder {version_dir}",
+                path=path,
+                key=key,
+            )
+        return LoadedTriton(backend, _load_inner(inner, allow_unsafe, path, key))
     raise UnsupportedBackendError(backend or config.platform or "(none)", folder)
 
 
-def _load_onnx(onnx_path: Path) -> LoadedTriton:
+def _load_inner(inner: Path, allow_unsafe: bool, path: Path, key: str) -> Any:
+    """``flavorkit.load_model`` of the folder inside a Python-backend version, nesting bounded."""
+    import flavorkit
+
+    depth = _nesting.get()
+    if depth >= MAX_NESTING:
+        raise ManifestError(
+            f"Triton model folders are nested more than {MAX_NESTING} levels deep (a flavorkit "
+            f"model folder inside a Triton folder inside a flavorkit model folder...); "
+            f"expected at most {MAX_NESTING}",
+            path=path,
+            key=key,
+        )
+    token = _nesting.set(depth + 1)
+    try:
+        return flavorkit.load_model(inner, allow_unsafe=allow_unsafe)
+    finally:
+        _nesting.reset(token)
+
+
+def _load_onnx(onnx_path: Path, key: str) -> LoadedTriton:
+    """An onnxruntime session on ``onnx_path``, once the external data files it names are checked.
+
+    onnxruntime opens external data by path; recent releases refuse paths
+    out of the model's folder, older ones (and links, FIFOs) are refused
+    here, with the ``onnx`` package, before onnxruntime sees the file.
+    """
+    from flavorkit_triton._files import external_data_problems, read_onnx
     from flavorkit_triton._ort import onnxruntime
 
+    try:
+        import onnx  # noqa: F401  (only whether it is there)
+    except ImportError:
+        pass  # onnxruntime's own checks only
+    else:
+        problems = external_data_problems(read_onnx(onnx_path), onnx_path.parent)
+        if problems:
+            raise ManifestError("; ".join(problems[:3]), path=onnx_path, key=key)
     session = onnxruntime().InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     return LoadedTriton(
         "onnxruntime",

@@ -17,7 +17,8 @@ def signature_of(folder: Path) -> Any:
     becomes a named tensor of shape ``(-1, *dims)`` (the batch dimension
     first when ``max_batch_size > 0``; ``reshape`` is what the model sees).
     ``None`` when the config has a type without a numpy equivalent or no
-    inputs.
+    inputs, or when it cannot be read or its dims make no signature: saving
+    then reports the folder's problems (``flavorkit validate``'s) instead.
     """
     import flavorkit
 
@@ -26,7 +27,10 @@ def signature_of(folder: Path) -> Any:
     inner = _inner_folder(folder)
     if inner is not None:
         return flavorkit.Model.load(inner).signature
-    config = read(folder / CONFIG_FILE)
+    try:
+        config = read(folder / CONFIG_FILE)
+    except ValueError:
+        return None
     if not config.input:
         return None
     schemas = []
@@ -38,6 +42,9 @@ def signature_of(folder: Path) -> Any:
                 return None
             dims = list(tensor.reshape.shape) if tensor.HasField("reshape") else list(tensor.dims)
             shape = [-1, *dims] if config.max_batch_size > 0 else dims
-            specs.append(flavorkit.TensorSpec(dtype, shape, tensor.name))
+            try:
+                specs.append(flavorkit.TensorSpec(dtype, shape, tensor.name))
+            except ValueError:  # SignatureError: dims Triton refuses too (validate names them)
+                return None
         schemas.append(flavorkit.Schema(specs) if specs else None)
     return flavorkit.ModelSignature(schemas[0], schemas[1])
