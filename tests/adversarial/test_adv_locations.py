@@ -40,7 +40,7 @@ for _folder in (TESTS, TESTS / "registry", TESTS / "stores"):  # the areas' own 
 
 from mlflow_schemas import LOGGED_MODELS, SCHEMA_2_8  # noqa: E402
 from registry_support import save_add_constant  # noqa: E402
-from store_support import aws_env  # noqa: E402
+from store_support import aws_env, moto_server  # noqa: E402
 
 RUN = "a" * 32
 LOGGED = "m-" + "0" * 32
@@ -589,13 +589,8 @@ def test_adv_mlflow_server_endless_search_pages_are_refused(
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as (endpoint, _):
+        yield endpoint
 
 
 @pytest.fixture

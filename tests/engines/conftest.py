@@ -8,7 +8,6 @@ interpreter. The moto S3 server runs on loopback, as in tests/stores.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import sys
@@ -131,14 +130,10 @@ def moto_endpoint() -> Iterator[str]:
     """moto's S3 server on loopback for the session."""
     pytest.importorskip("moto", reason="moto[server] is not installed")
     pytest.importorskip("s3fs", reason="s3fs is not installed (pip install flavorkit[s3])")
-    from moto.server import ThreadedMotoServer
+    from store_support import moto_server
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as (endpoint, _):
+        yield endpoint
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ import pytest
 from registry_support import save_add_constant
 
 TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
+for _folder in (TESTS, TESTS / "stores"):  # tests/_models.py; moto's server (store_support)
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 
 @pytest.fixture

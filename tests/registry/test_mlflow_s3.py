@@ -8,7 +8,6 @@ the bucket is a real S3 endpoint, moto's server. Needs no MLflow.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,35 +34,30 @@ ROOT = "s3://mlflow/mlruns/1"
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3 server on loopback, with bucket ``mlflow`` holding two model folders."""
     import boto3
-    from moto.server import ThreadedMotoServer
+    from store_support import moto_server
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-    s3.create_bucket(Bucket="mlflow")
-    models = tmp_path_factory.mktemp("models")
-    # run A kept its model among its artifacts (MLflow 2); run B logged model MODEL_ID (MLflow 3)
-    for k, prefix in (
-        (1.0, f"mlruns/1/{RUN_A}/artifacts/model"),
-        (3.0, f"mlruns/1/models/{MODEL_ID}/artifacts"),
-    ):
-        folder = save_add_constant(models / f"adds-{k}", k)
-        for file in folder.rglob("*"):
-            if file.is_file():
-                s3.upload_file(
-                    str(file), "mlflow", f"{prefix}/{file.relative_to(folder).as_posix()}"
-                )
-    yield endpoint
-    server.stop()
+    with moto_server() as (endpoint, _):
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+        s3.create_bucket(Bucket="mlflow")
+        models = tmp_path_factory.mktemp("models")
+        # run A kept its model among its artifacts (MLflow 2); run B logged MODEL_ID (MLflow 3)
+        for k, prefix in (
+            (1.0, f"mlruns/1/{RUN_A}/artifacts/model"),
+            (3.0, f"mlruns/1/models/{MODEL_ID}/artifacts"),
+        ):
+            folder = save_add_constant(models / f"adds-{k}", k)
+            for file in folder.rglob("*"):
+                if file.is_file():
+                    s3.upload_file(
+                        str(file), "mlflow", f"{prefix}/{file.relative_to(folder).as_posix()}"
+                    )
+        yield endpoint
 
 
 @pytest.fixture
@@ -73,17 +67,11 @@ def store(
     """The database, named by FLAVORKIT_REGISTRY_URI; AWS pointed at moto with fake keys."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "MLFLOW_WORKSPACE"):
         monkeypatch.delenv(name, raising=False)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": s3_endpoint,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "FLAVORKIT_CACHE_DIR": str(tmp_path / "cache"),
-    }.items():
+    from store_support import aws_env
+
+    for name, value in aws_env(s3_endpoint, tmp_path).items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FLAVORKIT_CACHE_DIR", str(tmp_path / "cache"))
     db_path = tmp_path / "mlflow.db"
     db = sqlite3.connect(db_path)
     with db:

@@ -12,14 +12,13 @@ for killing a process in the middle of one.
 from __future__ import annotations
 
 import itertools
-import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from store_support import Moto, RequestLog, StallingProxy, aws_env
+from store_support import Moto, RequestLog, StallingProxy, aws_env, moto_server
 
 TESTS = Path(__file__).resolve().parent.parent
 if str(TESTS) not in sys.path:  # the models the core tests save (tests/_models.py)
@@ -31,17 +30,11 @@ _bucket_numbers = itertools.count()
 @pytest.fixture(scope="session")
 def moto() -> Iterator[Moto]:
     """moto's S3 server on loopback for the session, with its requests recorded."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    wsgi = server._server  # werkzeug's server: every handler calls its .app
-    log = RequestLog(wsgi.app)
-    wsgi.app = log
-    yield Moto(f"http://{host}:{port}", log)
-    server.stop()
+    with moto_server() as (endpoint, server):
+        wsgi = server._server  # werkzeug's server: every handler calls its .app
+        log = RequestLog(wsgi.app)
+        wsgi.app = log
+        yield Moto(endpoint, log)
 
 
 @pytest.fixture(autouse=True)

@@ -1,14 +1,31 @@
-"""Helpers of the object-store tests: moto's request log, the AWS environment, a stalling proxy."""
+"""Helpers of the object-store tests: moto's server and request log, the AWS environment, a
+stalling proxy."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[tuple[str, Any]]:
+    """moto's S3 server on 127.0.0.1 and a free port, while in the block: (endpoint URL, server)."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}", server
+    finally:
+        server.stop()
 
 
 @dataclass
