@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +26,25 @@ def mlflow_available() -> bool:
 
 
 def run_python(
-    code: str, *, python: str | Path = sys.executable, env: dict[str, str] | None = None
+    code: str,
+    *,
+    python: str | Path = sys.executable,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> Any:
-    """Run ``code`` in a fresh interpreter; it must print one JSON document last. Returns it."""
+    """Run ``code`` (with ``args`` as ``sys.argv[1:]``) in a fresh interpreter.
+
+    It must print one JSON document last; that document is returned.
+    """
     out = subprocess.run(
-        [str(python), "-c", textwrap.dedent(code)],
+        [str(python), "-c", textwrap.dedent(code), *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
         cwd=ROOT,
     )
     if out.returncode:
-        raise RuntimeError(f"benchmark child {python} failed:\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"benchmark child {python} {list(args)} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -132,3 +139,33 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def regression_parquet(
+    folder: Path, *, rows: int, files: int, features: list[str]
+) -> tuple[Path, Path]:
+    """A saved LinearRegression on ``features`` and ``rows`` rows for it in ``files`` Parquet files.
+
+    Returns (the model folder, the folder of Parquet files); each file has an
+    ``id`` column first. The engine benchmarks (Spark, Dask) score these.
+    """
+    import flavorkit
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame(rng.normal(size=(1000, len(features))), columns=features)
+    model = folder / "model"
+    flavorkit.save_model(
+        LinearRegression().fit(train, train.sum(axis=1)), model, input_example=train.head(3)
+    )
+    data = folder / "data"
+    data.mkdir()
+    per_file = -(-rows // files)
+    for i in range(files):
+        n = min(per_file, rows - i * per_file)
+        frame = pd.DataFrame(rng.normal(size=(n, len(features))), columns=features)
+        frame.insert(0, "id", np.arange(i * per_file, i * per_file + n))
+        frame.to_parquet(data / f"part-{i:02d}.parquet", index=False)
+    return model, data

@@ -28,7 +28,6 @@ leaves MLflow's column empty. Figures are printed, never asserted.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -36,7 +35,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import MLFLOW_PYTHON, ROOT, mlflow_available, row
+from _common import MLFLOW_PYTHON, ROOT, mlflow_available, regression_parquet, row, run_python
 
 ROWS = int(os.environ.get("BENCH_SPARK_ROWS", "1000000"))
 REPEAT = int(os.environ.get("BENCH_SPARK_REPEAT", "3"))
@@ -182,40 +181,8 @@ def _python() -> tuple[str, dict[str, str], bool]:
 def _child(
     python: str, env: dict[str, str], mode: str, data: Path, model: Path, variants: list[str]
 ) -> dict[str, float]:
-    out = subprocess.run(
-        [python, "-c", CHILD, mode, str(data), str(model), str(REPEAT), ",".join(variants)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    if out.returncode:
-        raise RuntimeError(f"bench_spark child ({mode} {variants}) failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def make_data(folder: Path) -> tuple[Path, Path]:
-    """The model folder and the Parquet input (``FILES`` files)."""
-    import flavorkit
-    import numpy as np
-    import pandas as pd
-    from sklearn.linear_model import LinearRegression
-
-    rng = np.random.default_rng(0)
-    train = pd.DataFrame(rng.normal(size=(1000, len(FEATURES))), columns=FEATURES)
-    model = folder / "model"
-    flavorkit.save_model(
-        LinearRegression().fit(train, train.sum(axis=1)), model, input_example=train.head(3)
-    )
-    data = folder / "data"
-    data.mkdir()
-    per_file = -(-ROWS // FILES)
-    for i in range(FILES):
-        n = min(per_file, ROWS - i * per_file)
-        frame = pd.DataFrame(rng.normal(size=(n, len(FEATURES))), columns=FEATURES)
-        frame.insert(0, "id", np.arange(i * per_file, i * per_file + n))
-        frame.to_parquet(data / f"part-{i:02d}.parquet", index=False)
-    return model, data
+    args = [mode, str(data), str(model), str(REPEAT), ",".join(variants)]
+    return run_python(CHILD, python=python, env=env, args=args)
 
 
 def run() -> list[dict[str, Any]]:
@@ -224,7 +191,7 @@ def run() -> list[dict[str, Any]]:
     variants = ["flavorkit", "raw", *(["mlflow"] if with_mlflow else [])]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-spark-") as tmp:
-        model, data = make_data(Path(tmp))
+        model, data = regression_parquet(Path(tmp), rows=ROWS, files=FILES, features=FEATURES)
         seconds = _child(python, env, "time", data, model, variants)
         peaks: dict[str, float] = {}
         for variant in variants:
