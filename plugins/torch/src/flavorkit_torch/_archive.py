@@ -3,15 +3,22 @@
 ``inspect`` checks, with bounded reads and nothing evaluated:
 
 - the zip itself: readable, one root folder (top-level entries in the
-  layout of older torch releases), unique plain entry names, no
-  encryption, no zip comment, stored or deflated entries that do not
-  inflate more than ``MAX_RATIO`` times, and at most ``MAX_ENTRIES`` of them;
+  layout of older torch releases), plain entry names unique even when case
+  is ignored (torch's zip reader looks names up without case, Python's
+  with it: two names that differ in case only would let torch read an
+  entry other than the one checked), no encryption, no zip comment,
+  stored or deflated entries that do not inflate more than ``MAX_RATIO``
+  times, one by one and all together, and at most ``MAX_ENTRIES`` of them;
   damage (truncation, a wrong CRC) is a ``ManifestError`` naming the file;
 - ``archive_format`` says ``pt2`` and every ``models/<name>.json`` is strict
   JSON within ``MAX_GRAPH_BYTES`` that matches torch's schema, with only
   shape expressions, guards, operators and names torch writes
   (``_program``);
-- the weight and constant configs match torch's schema too.
+- the weight and constant configs match torch's schema too, and each raw
+  tensor they describe fits its data (sizes, strides and offset inside the
+  record, a dtype torch has, a device that holds data), with all of them
+  together no more than ``MAX_RATIO`` times the archive's size, so no
+  tensor of a few bytes stands for gigabytes when the model runs.
 
 It returns what would make torch unpickle objects rather than read tensors
 (pickled weights that are not plain tensor data, custom and opaque objects,
@@ -25,6 +32,7 @@ file, never a FIFO) and gives torch the same open file after the check.
 from __future__ import annotations
 
 import io
+import json
 import warnings
 import zipfile
 import zlib
@@ -58,6 +66,8 @@ _LEGACY_ENTRIES = frozenset(
         "serialized_example_inputs.pt",
     }
 )
+# devices a tensor read from the archive may be placed on: they hold data ("meta" does not)
+_DATA_DEVICES = frozenset({"cpu", "cuda", "mps", "xpu"})
 _SMALL_ENTRIES = ("archive_format", "archive_version", "byteorder", ".data/version")
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
@@ -89,20 +99,24 @@ def inspect(fh: BinaryIO, file: Path, *, code: bool = True) -> list[str]:
         archive = zipfile.ZipFile(fh)
     except _ZIP_ERRORS as exc:
         raise ManifestError(f"is not a readable .pt2 archive ({_reason(exc)})", path=file) from None
+    size = fh.seek(0, io.SEEK_END)
     with archive:
-        return _Inspection(archive, file, code).run()
+        return _Inspection(archive, file, code, size).run()
 
 
 class _Inspection:
-    def __init__(self, archive: zipfile.ZipFile, file: Path, code: bool) -> None:
+    def __init__(self, archive: zipfile.ZipFile, file: Path, code: bool, size: int) -> None:
         self.archive = archive
         self.file = file
         self.code = code
         self.entries: dict[str, zipfile.ZipInfo] = {}
         self.root = ""
+        # what the archive may expand to: its entries inflated, its tensors materialised
+        self.budget = MAX_RATIO * size + _SLACK
+        self.tensor_bytes = 0
 
-    def fail(self, message: str) -> ManifestError:
-        return ManifestError(message, path=self.file)
+    def fail(self, message: str, key: str | None = None) -> ManifestError:
+        return ManifestError(message, path=self.file, key=key)
 
     def run(self) -> list[str]:
         if _LEGACY_PROGRAM in self.archive.namelist():
@@ -168,10 +182,20 @@ class _Inspection:
         if len(infos) > MAX_ENTRIES:
             raise self.fail(f"has {len(infos):,} entries; the limit is {MAX_ENTRIES:,}")
         roots = set()
+        folded: dict[str, str] = {}
+        total = 0
         for info in infos:
             name = info.filename
             if name in self.entries:
                 raise self.fail(f"holds the entry {_show(name)} twice")
+            other = folded.setdefault(name.lower(), name)
+            if other != name:
+                # torch's reader (miniz) finds names without regard to case and may
+                # return either entry: the one checked here would not be the one loaded
+                raise self.fail(
+                    f"holds the entries {_show(other)} and {_show(name)}, whose names differ "
+                    "only in case; torch's zip reader cannot tell them apart"
+                )
             if not set(name) <= _NAME_CHARS or len(name) > 1024:
                 raise self.fail(f"has an entry named {_show(name)}, which torch never writes")
             folder = name.endswith("/")
@@ -195,6 +219,13 @@ class _Inspection:
                 raise self.fail(
                     f"entry {_show(name)} inflates from {info.compress_size:,} to "
                     f"{info.file_size:,} bytes (more than {MAX_RATIO} times): a zip bomb"
+                )
+            total += info.file_size
+            if total > self.budget:
+                raise self.fail(
+                    f"entries up to {_show(name)} inflate to {total:,} bytes, more than "
+                    f"{MAX_RATIO} times the archive's size (the limit is {self.budget:,}): "
+                    "a zip bomb"
                 )
             roots.add(parts[0])
             self.entries[name] = info
@@ -274,6 +305,7 @@ class _Inspection:
         )
         folder = entry.rsplit("/", 1)[0]
         problems = []
+        dtypes: dict[str, tuple[str, Any]] = {}  # path_name -> (first fqn, its dtype)
         for fqn, meta in (document.get("config") or {}).items():
             path_name = meta.get("path_name", "")
             payload = f"{folder}/{path_name}"
@@ -285,63 +317,177 @@ class _Inspection:
             elif payload not in self.entries:
                 raise self.fail(f"{entry} names {_show(path_name)}, which the archive lacks")
             else:
-                self.check_size(entry, fqn, meta, self.entries[payload].file_size)
+                nbytes = self.entries[payload].file_size
+                dtype = self.check_tensor(entry, fqn, meta.get("tensor_meta"), nbytes)
+                first, shared = dtypes.setdefault(path_name, (fqn, dtype))
+                if shared != dtype:
+                    # torch reads a record once, with the dtype of its first tensor
+                    raise self.fail(
+                        f"{entry}: {fqn!r} shares the record {_show(path_name)} with {first!r} "
+                        f"but has the dtype {dtype}, not {shared}",
+                        f"config[{_show(fqn)}].tensor_meta.dtype",
+                    )
         return problems
 
-    def check_size(self, entry: str, fqn: str, meta: dict[str, Any], nbytes: int) -> None:
-        # torch allocates a zero-filled tensor of the recorded sizes for an empty record
-        if nbytes:
-            return
+    def check_tensor(self, entry: str, fqn: str, meta: Any, nbytes: int) -> Any:
+        """Check the raw tensor ``fqn`` of the config ``entry``; return its dtype.
+
+        torch views the record of ``nbytes`` through the recorded sizes,
+        strides and offset (``torch.as_strided``), allocates zeros of those
+        sizes for an empty record, and moves it to the recorded device: each
+        is checked first, and the error's key names the field.
+        """
+        where = f"{entry}: {fqn!r}"
+        field = f"config[{_show(fqn)}].tensor_meta"
+        if not isinstance(meta, dict):
+            raise self.fail(f"{where} has no tensor_meta; raw tensor data needs one", field)
+        device = (meta.get("device") or {}).get("type")
+        if device not in _DATA_DEVICES:
+            raise self.fail(
+                f"{where} is on the device {_show(str(device))}; expected one of "
+                f"{', '.join(sorted(_DATA_DEVICES))}",
+                f"{field}.device",
+            )
+        dtype = _dtype(meta.get("dtype"))
+        if dtype is None:
+            raise self.fail(
+                f"{where} has the dtype code {meta.get('dtype')!r}, which is no torch dtype",
+                f"{field}.dtype",
+            )
+        if meta.get("requires_grad") and not (dtype.is_floating_point or dtype.is_complex):
+            raise self.fail(
+                f"{where} requires grad, which a {dtype} tensor cannot; expected a floating "
+                "point dtype or requires_grad false",
+                f"{field}.requires_grad",
+            )
+        sizes = self.ints(where, f"{field}.sizes", meta.get("sizes"))
+        strides = self.ints(where, f"{field}.strides", meta.get("strides"))
+        (offset,) = self.ints(where, f"{field}.storage_offset", [meta.get("storage_offset")])
         elements = 1
-        for size in (meta.get("tensor_meta") or {}).get("sizes") or []:
-            value = size.get("as_int") if isinstance(size, dict) else None
-            if not isinstance(value, int) or value < 0:
-                raise self.fail(f"{entry}: {fqn!r} has a size that is not a whole number")
-            elements *= value
-        if elements:
-            raise self.fail(f"{entry}: {fqn!r} claims {elements:,} elements but its data is empty")
+        for size in sizes:
+            elements *= size
+        if nbytes == 0 and elements:
+            raise self.fail(
+                f"{where} claims {_count(elements)} elements but its data is empty", field
+            )
+        if len(sizes) != len(strides):
+            raise self.fail(
+                f"{where} has {len(sizes)} sizes but {len(strides)} strides; expected as many",
+                f"{field}.strides",
+            )
+        if nbytes % dtype.itemsize:
+            raise self.fail(
+                f"{where}: its record of {nbytes:,} bytes is not a whole number of "
+                f"{dtype} elements ({dtype.itemsize} bytes each)",
+                f"{field}.dtype",
+            )
+        reach = (
+            offset + sum((s - 1) * t for s, t in zip(sizes, strides, strict=True)) + 1
+            if elements
+            else 0
+        )
+        if reach * dtype.itemsize > nbytes:
+            raise self.fail(
+                f"{where}: its sizes, strides and storage_offset reach "
+                f"{_count(reach)} {dtype} elements; expected at most the "
+                f"{nbytes // dtype.itemsize:,} its record holds",
+                field,
+            )
+        self.tensor_bytes += elements * dtype.itemsize
+        if self.tensor_bytes > self.budget:
+            raise self.fail(
+                f"{where} has {_count(elements)} elements: with the tensors before it that is "
+                f"{_count(self.tensor_bytes)} bytes, more than {MAX_RATIO} times the archive's "
+                f"size (the limit is {self.budget:,})",
+                f"{field}.sizes",
+            )
+        return dtype
+
+    def ints(self, where: str, field: str, values: Any) -> list[int]:
+        """The whole numbers of a list of ``{"as_int": n}`` (sizes, strides, offsets)."""
+        out = []
+        for value in values if isinstance(values, list) else [None]:
+            number = value.get("as_int") if isinstance(value, dict) else None
+            if type(number) is not int or number < 0:
+                got = json.dumps(value)
+                raise self.fail(
+                    f"{where} has {_show(got)} in {field.rsplit('.', 1)[-1]}; "
+                    'expected {"as_int": n} with a whole number n >= 0',
+                    field,
+                )
+            out.append(number)
+        return out
 
     def pickled(self, entry: str) -> list[str]:
         """Problems of a pickled entry: empty when it loads with ``weights_only=True``."""
         data = self.read(entry, MAX_PICKLE_BYTES, required=True)
         assert data is not None
-        if _loads_weights_only(data):
-            return []
-        return [f"{entry} is not plain tensor data"]
+        loaded, value = _load_weights_only(data)
+        tensors = _tensors(value) if loaded else None
+        if tensors is None:
+            return [f"{entry} is not plain tensor data"]
+        for tensor in tensors:
+            # a tensor of the pickle can repeat its data (stride 0) as often as it claims
+            self.tensor_bytes += tensor.numel() * tensor.element_size()
+            if self.tensor_bytes > self.budget:
+                raise self.fail(
+                    f"entry {_show(entry)} holds a tensor of shape {list(tensor.shape)}: with the "
+                    f"tensors before it that is {self.tensor_bytes:,} bytes, more than "
+                    f"{MAX_RATIO} times the archive's size (the limit is {self.budget:,})"
+                )
+        return []
 
 
-def _loads_weights_only(payload: bytes) -> bool:
-    """Whether ``payload`` unpickles with torch's restricted unpickler into a small structure."""
+def _load_weights_only(payload: bytes) -> tuple[bool, Any]:
+    """``(True, value)`` when ``payload`` unpickles with torch's restricted unpickler."""
     import torch
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a check: torch's notes on the pickle are noise here
-            value = torch.load(io.BytesIO(payload), weights_only=True)
+            return True, torch.load(io.BytesIO(payload), weights_only=True)
     except Exception:  # any refusal or damage: not plain tensor data
-        return False
-    return _bounded(value)
+        return False, None
 
 
-def _bounded(value: Any) -> bool:
-    """Whether ``value`` has at most MAX_PICKLE_ITEMS parts, shared parts counted each time.
+def _tensors(value: Any) -> list[Any] | None:
+    """The tensors in ``value``; ``None`` when it has more than MAX_PICKLE_ITEMS parts.
 
-    A pickle can share one list many times over (a few bytes that expand into
-    an exponential structure when torch walks it).
+    Shared parts count each time: a pickle can share one list many times
+    over (a few bytes that expand into an exponential structure when torch
+    walks it).
     """
+    import torch
+
     stack = [value]
     seen = 0
+    found = []
     while stack:
         item = stack.pop()
         seen += 1
         if seen > MAX_PICKLE_ITEMS:
-            return False
-        if isinstance(item, dict):
+            return None
+        if isinstance(item, torch.Tensor):
+            found.append(item)
+        elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, (list, tuple, set, frozenset)):
             stack.extend(item)
-    return True
+    return found
+
+
+def _dtype(code: Any) -> Any:
+    """The torch dtype of a ``ScalarType`` code of torch's schema; ``None`` when it has none."""
+    from torch._export.serde.serialize import _SERIALIZE_TO_TORCH_DTYPE
+
+    return next((dtype for st, dtype in _SERIALIZE_TO_TORCH_DTYPE.items() if int(st) == code), None)
+
+
+def _count(number: int) -> str:
+    """``number`` with thousands separators, or its order of magnitude when that is long."""
+    text = f"{number:,}"
+    return text if len(text) <= 27 else f"about 2**{number.bit_length() - 1}"
 
 
 def _reason(exc: BaseException) -> str:

@@ -5,6 +5,16 @@ of the load-time config (``model_config`` merged over the python_function
 ``config``), then ``FLAVORKIT_TORCH_DEVICE``, then CPU. ``"auto"`` means CUDA
 when available, else CPU. Asking for a device torch cannot use is an error,
 never a silent fallback.
+
+A device name can come from a hostile client (the ``device`` param of a
+request) or folder (the ``python_function`` config), so only devices that
+hold a model's data are accepted: ``cpu``, and ``cuda``, ``mps`` or
+``xpu`` where present, with an index below their count; other backends are
+refused by name, and ``cpu:<n>`` other than ``cpu:0`` too (a new name per
+index would build and keep one exported module per name). ``meta`` (shapes
+without data) is for the caller's dry runs only: a predict call may not
+name it, since moving a loaded module there in place would wipe its
+weights for every later call.
 """
 
 from __future__ import annotations
@@ -20,7 +30,9 @@ if TYPE_CHECKING:
     import torch
 
 DEVICE_ENV = "FLAVORKIT_TORCH_DEVICE"
-_EXPECTED = "'cpu', 'cuda', 'cuda:<index>', 'mps', 'auto' or another torch device name"
+_EXPECTED = "'cpu', 'cuda', 'cuda:<index>', 'mps', 'xpu' or 'auto'"
+# device types a model's weights can live on (the others hold no data or are not built in)
+_DATA_TYPES = ("cpu", "cuda", "mps", "xpu")
 
 # The device each loaded model was placed on at load time (from its config or
 # the environment), so a predict call without a ``device`` param returns there.
@@ -33,11 +45,12 @@ _RELOCATORS: weakref.WeakKeyDictionary[Any, Callable[[torch.device], Any]] = (
 )
 
 
-def resolve(requested: Any, source: str = "device") -> torch.device:
+def resolve(requested: Any, source: str = "device", *, request: bool = False) -> torch.device:
     """Turn a requested device name (or ``None``) into a usable ``torch.device``.
 
     ``None`` or ``""`` falls back to ``FLAVORKIT_TORCH_DEVICE``, then CPU.
-    ``source`` names where the request came from, for the error message.
+    ``source`` names where the request came from, for the error message;
+    ``request`` says it is a predict call's param (which may not name ``meta``).
     Raises ``SchemaEnforcementError`` (a ``ValueError``) for a name torch does
     not know or a device that is not available here.
     """
@@ -68,12 +81,47 @@ def resolve(requested: Any, source: str = "device") -> torch.device:
                 expected=_EXPECTED,
                 actual=name if len(name) <= 60 else name[:57] + "...",
             ) from None
-    _check_available(device, source)
+    _check_available(device, source, request)
     return _normalize(device)
 
 
-def _check_available(device: torch.device, source: str) -> None:
+def _check_available(device: torch.device, source: str, request: bool) -> None:
     import torch
+
+    if device.type == "meta" and request:
+        raise SchemaEnforcementError(
+            f"{source}: 'meta' holds no data (moving the model there would wipe its weights "
+            f"for every later call); expected {_EXPECTED}",
+            field="device",
+            expected=_EXPECTED,
+            actual=str(device),
+        )
+    if device.type not in (*_DATA_TYPES, "meta"):
+        raise SchemaEnforcementError(
+            f"{source}: {_show(str(device))} is not a device models run on here; "
+            f"expected {_EXPECTED}",
+            field="device",
+            expected=_EXPECTED,
+            actual=str(device),
+        )
+    if device.type in ("cpu", "mps") and device.index not in (None, 0):
+        raise SchemaEnforcementError(
+            f"{source}: {_show(str(device))} names a {device.type} device other than the one "
+            f"there is; expected {device.type!r}",
+            field="device",
+            expected=repr(device.type),
+            actual=str(device),
+        )
+    if device.type == "xpu":
+        xpu = getattr(torch, "xpu", None)
+        count = xpu.device_count() if xpu is not None and xpu.is_available() else 0
+        if (device.index or 0) >= count:
+            raise SchemaEnforcementError(
+                f"{source}: {_show(str(device))} was requested but {count} XPU device(s) exist",
+                field="device",
+                expected="an available device",
+                actual=str(device),
+            )
 
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SchemaEnforcementError(
@@ -102,11 +150,13 @@ def _check_available(device: torch.device, source: str) -> None:
 
 
 def _normalize(device: torch.device) -> torch.device:
-    """``cuda`` -> ``cuda:<current>`` so it compares equal to a parameter's device."""
+    """``cuda`` -> ``cuda:<current>`` (as a parameter's device reads), ``cpu:0`` -> ``cpu``."""
     import torch
 
     if device.type == "cuda" and device.index is None:
         return torch.device("cuda", torch.cuda.current_device())
+    if device.type in ("cpu", "mps"):
+        return torch.device(device.type)
     return device
 
 

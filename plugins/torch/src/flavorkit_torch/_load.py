@@ -170,6 +170,15 @@ def _load_state_dict(
     )
     model = _factory.build(spec, factory, manifest=manifest)
     _check_safetensors(file)
+    mismatch = dtype_mismatch(model, file)
+    if mismatch is not None:
+        name, got, want = mismatch
+        raise ManifestError(
+            f"the weight {_short(name)} is {_short(got)} in the file, expected {want} as in "
+            f"the module the factory {spec!r} builds (safetensors names of dtypes)",
+            path=file,
+            key=f"{_SECTION}.model_data",
+        )
     # safetensors reads raw tensors only: nothing in the file can run code
     try:
         safetensors.torch.load_model(model, str(file), strict=True)
@@ -195,6 +204,48 @@ def _check_safetensors(file: Path) -> None:
             handle.keys()
     except Exception as exc:
         raise ManifestError(_damaged(exc), path=file, key=f"{_SECTION}.model_data") from None
+
+
+# safetensors' dtype names of the torch dtypes a module's weights have
+_SAFETENSORS_DTYPES = {
+    "float64": "F64",
+    "float32": "F32",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "int64": "I64",
+    "int32": "I32",
+    "int16": "I16",
+    "int8": "I8",
+    "uint8": "U8",
+    "uint16": "U16",
+    "uint32": "U32",
+    "uint64": "U64",
+    "bool": "BOOL",
+    "float8_e4m3fn": "F8_E4M3",
+    "float8_e5m2": "F8_E5M2",
+    "complex64": "C64",
+}
+
+
+def dtype_mismatch(model: Any, file: Path) -> tuple[str, str, str] | None:
+    """``(weight, its dtype in file, model's dtype)`` of a weight whose dtypes differ, or ``None``.
+
+    ``load_state_dict`` casts silently, so a header that relabels float32
+    bytes as int32 would load as garbage weights: the dtypes must agree.
+    Reads the safetensors header only.
+    """
+    from safetensors import safe_open
+
+    expected = {name: tensor.dtype for name, tensor in model.state_dict().items()}
+    with safe_open(str(file), framework="pt") as handle:
+        names = handle.keys()  # a safe_open handle is not iterable
+        for name in names:
+            dtype = expected.get(name)
+            want = _SAFETENSORS_DTYPES.get(str(dtype).removeprefix("torch."))
+            got = handle.get_slice(name).get_dtype()
+            if want is not None and got != want:
+                return name, got, want
+    return None
 
 
 def _load_pickle(path: Path, file: Path, device: torch.device, allow_unsafe: bool) -> Any:

@@ -125,6 +125,7 @@ def _save_state_dict(model: Any, file: Path, factory: Any) -> str:
     import safetensors.torch
 
     from flavorkit_torch import _factory
+    from flavorkit_torch._load import dtype_mismatch
 
     spec = _factory.default_for(model) if factory is None else _factory.spec_of(factory)
     # the check a load makes (a Module subclass or a marked function), before calling it
@@ -132,6 +133,15 @@ def _save_state_dict(model: Any, file: Path, factory: Any) -> str:
         spec, _factory.resolve(spec, folder=None, code_dir=None, allow_unsafe=True)
     )
     safetensors.torch.save_model(model, str(file))
+    mismatch = dtype_mismatch(fresh, file)
+    if mismatch is not None:
+        name, got, want = mismatch
+        # loading would cast the weights to the rebuilt module's dtype without a word
+        raise ValueError(
+            f"factory {spec!r} builds a module whose weight {name!r} is {want}, but the "
+            f"model's is {got} (safetensors names of dtypes); make the factory build the "
+            "model's dtypes, or save with serialization_format='export'"
+        )
     try:
         safetensors.torch.load_model(fresh, str(file), strict=True)
     except RuntimeError as exc:

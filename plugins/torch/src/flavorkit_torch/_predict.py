@@ -30,7 +30,7 @@ def predict(model: Any, data: Any, params: dict[str, Any], conf: dict[str, Any])
 
     requested = params.get("device")
     device = (
-        _device.resolve(requested, source="params['device']")
+        _device.resolve(requested, source="params['device']", request=True)
         if requested not in (None, "")
         else _device.default_device(model)
     )
