@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from flavorkit.exceptions import FlavorkitError, ManifestError, PluginError, UnsafeFormatError
 from flavorkit.folder import first_untrusted, open_regular
 
-from flavorkit_sklearn import _skops
+from flavorkit_sklearn import _archive, _skops
+from flavorkit_sklearn._archive import show
 from flavorkit_sklearn._trust import TypeNames, normalize
 
 SKOPS = "skops"
@@ -131,8 +133,10 @@ def load(
     opened. Raises ``UnsafeFormatError`` for that, for a skops file holding
     untrusted types and for one whose classes would be imported from the
     model folder or the current directory; ``ManifestError`` (naming the file
-    and ``key``) when the file is missing, not a regular file, or cannot be
-    read back (truncated, corrupted, not the format).
+    and ``key``) when the file is missing, not a regular file, cannot be
+    read back (truncated, corrupted, not the format), or is a skops file
+    built to exhaust the loader (``flavorkit_sklearn._archive``: refused
+    with or without the opt-in).
     """
     if fmt in UNSAFE_FORMATS and not allow_unsafe:
         raise UnsafeFormatError(
@@ -178,17 +182,20 @@ def _load_skops(
     skops_io = _skops.skops_io()
     try:
         # skops reads the zip archive (schema.json and the arrays) from the open file
-        found = _skops.untrusted_types(skops_io, fh)
-        modules = _schema_modules(fh)
+        audit = _skops.audit(skops_io, fh)
     except FlavorkitError:
         raise
+    except _archive.SkopsFileError as exc:
+        # built to exhaust the loader: refused with or without the opt-in
+        raise ManifestError(f"is refused: {exc}", path=file, key=key) from None
     except Exception as exc:
         raise _unreadable(file, key, SKOPS, exc) from exc
+    found = audit.untrusted
     untrusted = [name for name in found if name not in trusted]
     if untrusted and not allow_unsafe:
         raise UnsafeFormatError(SKOPS, file, detail=_untrusted_detail(untrusted))
     if not allow_unsafe:
-        _check_module_origins(modules, file, folder)
+        _check_module_origins(audit.modules, file, folder)
     try:
         fh.seek(0)
         with _skops.quick():
@@ -199,29 +206,7 @@ def _load_skops(
         raise _unreadable(file, key, SKOPS, exc) from exc
 
 
-def _schema_modules(fh: BinaryIO) -> set[str]:
-    """Every module the skops file's ``schema.json`` names (what loading it would import)."""
-    import json
-    import zipfile
-
-    fh.seek(0)
-    with zipfile.ZipFile(fh) as archive:
-        schema = json.loads(archive.read("schema.json"))
-    modules: set[str] = set()
-    stack: list[Any] = [schema]
-    while stack:  # iterative: the schema nests as deeply as the estimator
-        node = stack.pop()
-        if isinstance(node, dict):
-            module = node.get("__module__")
-            if isinstance(module, str):
-                modules.add(module)
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return modules
-
-
-def _check_module_origins(modules: set[str], file: Path, folder: Path) -> None:
+def _check_module_origins(modules: Iterable[str], file: Path, folder: Path) -> None:
     """Refuse a trusted type whose module would be imported from the folder or the cwd.
 
     skops imports the module of every type it rebuilds. A trusted name (one
@@ -237,22 +222,60 @@ def _check_module_origins(modules: set[str], file: Path, folder: Path) -> None:
             raise UnsafeFormatError(
                 SKOPS,
                 file,
-                detail=f"it needs module {name!r}, which would be imported from {origin}, "
+                detail=f"it needs module {show(name)}, which would be imported from {origin}, "
                 f"{reason}, and importing it runs that code",
             )
 
 
 def _untrusted_detail(untrusted: list[str]) -> str:
-    """The refusal text: the types, why skops distrusts the ones it explains, how to trust."""
+    """The refusal text: the types, why skops distrusts the ones it explains, how to trust.
+
+    The names come from the file: they are shown escaped and cut, at most
+    :data:`_MAX_NAMED` of them, and only names that can be a type (dotted
+    ASCII identifiers) are offered for ``trusted_types``.
+    """
     from skops.io import exceptions
 
     # skops explains the types it distrusts on purpose (tree node storage is
     # read without bounds checks); older skops releases have no explanations
     reasons = getattr(exceptions, "UNTRUSTED_TYPE_REASONS", {})
-    explained = "".join(f" ({reasons[name]})" for name in untrusted if name in reasons)
+    named = untrusted[:_MAX_NAMED]
+    more = f" and {len(untrusted) - len(named):,} more" if len(untrusted) > len(named) else ""
+    explained = "".join(f" ({reasons[name]})" for name in named if name in reasons)
+    valid = [name for name in untrusted if _is_type_name(name)]
+    invalid = [name for name in named if not _is_type_name(name)]
+    text = (
+        f"it holds types that are not trusted: {', '.join(map(show, named))}{more}.{explained} "
+        "Building untrusted types may run their code."
+    )
+    if invalid:
+        text += (
+            f" {', '.join(map(show, invalid))} cannot name an importable type (expected dotted "
+            "ASCII identifiers), so trusted_types cannot load this file."
+        )
+    elif len(valid) <= _MAX_NAMED:
+        text += (
+            f" If you trust them, pass trusted_types=[{', '.join(map(repr, valid))}] to "
+            "flavorkit_sklearn.load_model, or load inside `with flavorkit_sklearn.trust([...]):`"
+        )
+    else:
+        text += (
+            " If you trust them, pass the names skops.io.get_untrusted_types(file=...) lists as "
+            "trusted_types to flavorkit_sklearn.load_model, or load inside "
+            "`with flavorkit_sklearn.trust([...]):`"
+        )
+    return text
+
+
+_MAX_NAMED = 20
+
+
+def _is_type_name(name: str) -> bool:
+    """Whether ``name`` can name a type: two or more dotted ASCII identifiers, not too long."""
+    parts = name.split(".")
     return (
-        f"it holds types that are not trusted: {', '.join(untrusted)}.{explained} "
-        "Building untrusted types may run their code. If you trust them, pass "
-        f"trusted_types=[{', '.join(map(repr, untrusted))}] to flavorkit_sklearn.load_model, "
-        "or load inside `with flavorkit_sklearn.trust([...]):`"
+        len(name) <= 500
+        and len(parts) >= 2
+        and name.isascii()
+        and all(part.isidentifier() for part in parts)
     )

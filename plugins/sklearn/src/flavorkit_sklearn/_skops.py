@@ -20,7 +20,10 @@ the list; the list fills itself in two ways:
   scikit-learn names a file holds by that rule, importing only the public
   modules the walk would have imported on the way. A name the rule does
   not accept makes the list run the real walk once, so every answer is the
-  walk's answer: trust is neither widened nor narrowed;
+  walk's answer: trust is neither widened nor narrowed. :func:`audit`
+  settles the names of the file's objects (read from ``schema.json``)
+  before skops builds its tree, so the tree it checks reads the list that
+  the walk would have given;
 - anywhere else (skops used directly by other code in the process), the
   first read of the list runs the real walk, so skops behaves as it always
   does.
@@ -34,13 +37,19 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
+import json
 import sys
 import threading
+import zipfile
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from importlib.abc import MetaPathFinder
 from types import ModuleType
 from typing import Any
+
+from flavorkit_sklearn import _archive
 
 # the vendored array-API wrapper of PyTorch; importing it imports torch
 HIDDEN = "sklearn.externals.array_api_compat.torch"
@@ -106,8 +115,8 @@ class EstimatorNames(list):  # type: ignore[type-arg]
             if self.complete:
                 return
             names = walk()
-            list.clear(self)
-            list.extend(self, names)
+            # one assignment: a reader in another thread sees the old list or the new one
+            list.__setitem__(self, slice(None), names)
             self.decided = dict.fromkeys(names, True)
             self.complete = True
 
@@ -164,13 +173,19 @@ def is_walked_estimator(name: str) -> bool:
     """Whether the walk lists the class ``name`` (``module.Class``); False when unsure.
 
     Imports only the public scikit-learn modules on the path to the class,
-    each of which the walk imports too. True means: one of those modules
-    exposes the class under a public name, and the class derives from
-    ``BaseEstimator``, is not abstract, and is exposed under a name other
-    than ``BaseEstimator``.
+    each of which the walk imports too (a module the walk's ``pkgutil``
+    cannot list, in a folder without ``__init__.py``, is not imported). True
+    means: one of those modules exposes the class under a public name, and
+    the class derives from ``BaseEstimator``, is not abstract, and is
+    exposed under a name other than ``BaseEstimator``. The class is looked
+    up in its module's namespace, never through a module ``__getattr__``
+    (scikit-learn's raise ``ImportError`` for some names). ``name`` comes
+    from a file, so anything but ASCII identifiers is a no.
     """
     from sklearn.utils.discovery import _MODULE_TO_IGNORE
 
+    if not name.isascii():
+        return False
     module_name, _, class_name = name.rpartition(".")
     parts = module_name.split(".")
     if parts[0] != "sklearn" or len(parts) < 2 or not all(p.isidentifier() for p in parts):
@@ -186,11 +201,15 @@ def is_walked_estimator(name: str) -> bool:
         return False
     try:
         for module in walked:
+            if module not in sys.modules:
+                spec = importlib.util.find_spec(module)
+                if spec is None or not spec.has_location or spec.origin is None:
+                    return False  # missing, or a namespace folder pkgutil does not list
             importlib.import_module(module)
     except Exception:
         return False
     defining = sys.modules.get(module_name)
-    cls = getattr(defining, class_name, None) if defining is not None else None
+    cls = vars(defining).get(class_name) if defining is not None else None
     if not isinstance(cls, type) or f"{cls.__module__}.{cls.__qualname__}" != name:
         return False
     from sklearn.base import BaseEstimator
@@ -218,20 +237,47 @@ def quick() -> Iterator[None]:
         _QUICK.reset(token)
 
 
-def untrusted_types(skops: ModuleType, file: Any) -> list[str]:
-    """What ``skops.io.get_untrusted_types(file=file)`` answers, without the walk when it can.
+@dataclass(frozen=True)
+class Audit:
+    """What a skops file needs: its untrusted types and every module it names."""
 
-    The scikit-learn names the file holds are settled first, so the answer is
-    the one the walked list gives.
+    untrusted: list[str]
+    modules: frozenset[str]
+
+
+def audit(skops: ModuleType, file: Any) -> Audit:
+    """``skops.io.get_untrusted_types(file=file)``'s answer, without the walk when it can.
+
+    ``skops`` is ``skops.io`` as :func:`skops_io` imported it; ``file`` is a
+    path or an open binary file. It is read as hostile first
+    (:mod:`flavorkit_sklearn._archive`: zip bombs, entries named twice, type
+    checks that would never finish raise ``SkopsFileError``). The names of
+    the file's objects are settled before skops builds its tree, so the
+    answer is the one the walked list gives, for every kind of node.
     """
+    from skops.io import _audit, _utils
+
     names = _names()
-    with quick():
-        found = skops.get_untrusted_types(file=file)
-    if names is not None and not names.complete:
-        names.settle(found)
-        # the list is the only input that changed: drop what it now trusts
-        found = [name for name in found if not list.__contains__(names, name)]
-    return sorted(found)
+    with zipfile.ZipFile(file) as archive:
+        _archive.check_archive(archive)
+        if hasattr(_utils, "read_schema"):  # skops >= 0.16 checks the protocol there
+            schema, context = _utils.read_schema(archive)
+        else:
+            schema = json.loads(archive.read(_archive.SCHEMA))
+            context = _utils.LoadContext(src=archive, protocol=schema["protocol"])
+        found = _archive.scan(schema)
+        if names is not None and not names.complete:
+            names.settle(sorted(found.objects))
+        with quick():
+            tree = _audit.get_tree(schema, context, trusted=None)
+            _archive.check_walk(tree, _audit.Node, found.nodes)
+            untrusted = tree.get_unsafe_set()
+    return Audit(sorted(untrusted), frozenset(found.modules))
+
+
+def untrusted_types(skops: ModuleType, file: Any) -> list[str]:
+    """What ``skops.io.get_untrusted_types(file=file)`` answers (see :func:`audit`)."""
+    return audit(skops, file).untrusted
 
 
 def _names() -> EstimatorNames | None:
