@@ -65,6 +65,47 @@ def open_input(path: str, fmt: str) -> Iterator[IO[bytes] | str]:
             yield fh
 
 
+def check_output(output: str, input_path: str, model_path: Path | None) -> None:
+    """Refuse, before anything is read, an output the run would break or that would break things.
+
+    The output must not be a folder (the rename at the end would fail after
+    the whole run), the input itself (replaced by its predictions), or a
+    file inside the model's folder (predictions written over ``MLmodel`` or
+    the weights). A link at the output is replaced, never followed. Raises
+    ``PayloadError`` with ``field="output"``.
+    """
+    if output == "-":
+        return
+    target = Path(output)
+    if target.is_dir() and not target.is_symlink():
+        raise PayloadError(
+            f"the output {output!r} is a folder; name a file to write the predictions to",
+            field="output",
+        )
+    if input_path != "-" and _same_file(input_path, output):
+        raise PayloadError(
+            f"the output {output!r} is the input file; writing the predictions there "
+            "would replace the data they come from: name another file",
+            field="output",
+        )
+    if model_path is not None:
+        folder = Path(model_path).resolve()
+        where = target.parent.resolve() / target.name
+        if where == folder or folder in where.parents:
+            raise PayloadError(
+                f"the output {output!r} is inside the model's folder {str(folder)!r}; "
+                "write the predictions outside it",
+                field="output",
+            )
+
+
+def _same_file(first: str, second: str) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):  # one does not exist (yet), or cannot be checked
+        return False
+
+
 @contextlib.contextmanager
 def open_output(path: str) -> Iterator[IO[bytes]]:
     """A new file beside ``path``, renamed onto it when the block ends without an error."""
@@ -85,7 +126,12 @@ def open_output(path: str) -> Iterator[IO[bytes]]:
     try:
         with fh:
             yield fh
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:  # a folder made there meanwhile, a read-only place
+            raise PayloadError(
+                f"cannot write the output {path!r} ({exc.strerror})", field="output"
+            ) from None
     finally:
         tmp.unlink(missing_ok=True)
 

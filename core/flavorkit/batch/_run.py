@@ -7,12 +7,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from flavorkit.batch._files import detect_format, open_input, open_output, progress_bar
+from flavorkit.batch._files import (
+    check_output,
+    detect_format,
+    open_input,
+    open_output,
+    progress_bar,
+)
 from flavorkit.batch._writer import Writer, write_problem
 from flavorkit.enforce._values import names_preview
 from flavorkit.exceptions import FlavorkitError, PayloadError
 from flavorkit.io import Chunk, csv_chunks, json_chunks, jsonl_chunks, located, parquet_chunks, span
-from flavorkit.io._chunks import after, counts_rows
+from flavorkit.io._chunks import MAX_CHUNK_BYTES, after, counts_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,6 +51,7 @@ def predict_file(
     params: dict[str, Any] | None = None,
     keep: Sequence[str] = (),
     progress: bool = False,
+    max_chunk_bytes: int | None = MAX_CHUNK_BYTES,
 ) -> BatchResult:
     """Score ``input_path`` with ``model`` chunk by chunk and write ``output_path``.
 
@@ -60,11 +67,20 @@ def predict_file(
     1-based data rows of the input) and holds them as ``rows`` (first, last).
     An exception the model itself raises is left as it is, with a note naming
     the rows (Python 3.11+). Nothing is left at ``output_path`` on failure.
+
+    Memory is bounded by the chunk, whatever the input claims: a chunk may
+    read at most ``max_chunk_bytes`` of the input (JSON Lines chunks end
+    early; CSV, JSON and Parquet refuse the chunk), at most
+    ``io._chunks.MAX_CHUNK_CELLS`` cells (wide tables are read in fewer
+    rows) and ``MAX_COLUMNS`` columns. The output may not be a folder, the
+    input itself, or inside the model's folder (``PayloadError``, before
+    anything is read).
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     in_fmt = detect_format(input_path, input_format)
     out_fmt = detect_format(output_path, output_format)
+    check_output(output_path, input_path, getattr(model, "path", None))
     signature = model.signature
     schema = signature.inputs if signature is not None else None
     param_names = (
@@ -86,7 +102,7 @@ def predict_file(
         with open_input(input_path, in_fmt) as source, open_output(output_path) as sink:
             writer = Writer(sink, out_fmt)
             try:
-                reader = _chunks(source, in_fmt, schema, chunk_rows, param_names)
+                reader = _chunks(source, in_fmt, schema, chunk_rows, param_names, max_chunk_bytes)
                 while (chunk := _next_chunk(reader, rows_in)) is not None:
                     if chunk.rows == 0:
                         continue
@@ -144,15 +160,16 @@ def _chunks(
     schema: Schema | None,
     chunk_rows: int,
     param_names: frozenset[str],
+    max_bytes: int | None,
 ) -> Iterator[Chunk]:
     if fmt == "parquet":
         assert isinstance(source, str)
-        return parquet_chunks(source, schema, chunk_rows)
+        return parquet_chunks(source, schema, chunk_rows, max_bytes=max_bytes)
     assert not isinstance(source, str)
     if fmt == "json":
-        return json_chunks(source, schema, chunk_rows, param_names)
+        return json_chunks(source, schema, chunk_rows, param_names, max_bytes=max_bytes)
     reader = csv_chunks if fmt == "csv" else jsonl_chunks
-    return reader(source, schema, chunk_rows)
+    return reader(source, schema, chunk_rows, max_bytes=max_bytes)
 
 
 def _next_chunk(chunks: Iterator[Chunk], done: int) -> Chunk | None:

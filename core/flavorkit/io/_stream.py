@@ -17,7 +17,20 @@ from collections.abc import Collection, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from flavorkit.exceptions import FlavorkitError, PayloadError
-from flavorkit.io._chunks import Chunk, counts_rows, first_line, located, tell
+from flavorkit.io._chunks import (
+    MAX_CHUNK_BYTES,
+    MAX_COLUMNS,
+    Budgeted,
+    Chunk,
+    Oversized,
+    TableBound,
+    counts_rows,
+    first_line,
+    located,
+    mib,
+    oversized_error,
+    tell,
+)
 from flavorkit.io._convert import Rows
 from flavorkit.io._json import (
     FORMAT_KEYS,
@@ -48,29 +61,50 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------- JSON Lines
 
 
-def jsonl_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) -> Iterator[Chunk]:
+def jsonl_chunks(
+    source: IO[bytes],
+    schema: Schema | None,
+    chunk_rows: int,
+    *,
+    max_bytes: int | None = MAX_CHUNK_BYTES,
+) -> Iterator[Chunk]:
     """JSON Lines: one instance (most often a record) per line; blank lines are skipped.
 
     Each line is strict JSON (:func:`flavorkit.io._json.load_line`). Errors
-    name the line and the row (they differ by the blank lines).
+    name the line and the row (they differ by the blank lines). A chunk ends
+    early when its lines reach ``max_bytes``; a line longer than that is
+    refused before it is read whole (a file that never ends a line).
     """
     records: list[Any] = []
+    bound = TableBound()
     consumed = 0
     line_no = 0
     done = 0
     positions = counts_rows(schema)
-    for line in source:
+    longest = max_bytes + 1 if max_bytes else -1
+    while line := source.readline(longest):
         line_no += 1
+        if max_bytes and len(line) > max_bytes:
+            raise PayloadError(
+                f"line {line_no} (row {done + len(records) + 1}) is longer than "
+                f"{mib(max_bytes)}, the most one chunk may read",
+                field=f"line {line_no}",
+            )
+        if max_bytes and records and consumed + len(line) > max_bytes:
+            # the lines so far fill a chunk's bytes: they go now, this one starts the next
+            yield _lines_chunk(records, schema, consumed, done, positions)
+            done += len(records)
+            records, consumed, bound = [], 0, TableBound()
         consumed += len(line)
         if line_no == 1 and line.startswith(codecs.BOM_UTF8):
             line = line[len(codecs.BOM_UTF8) :]
         if not line.strip():
             continue
         records.append(load_line(line, line_no, done + len(records) + 1))
-        if len(records) >= chunk_rows:
+        if bound.add(records[-1], done) or len(records) >= chunk_rows:
             yield _lines_chunk(records, schema, consumed, done, positions)
             done += len(records)
-            records, consumed = [], 0
+            records, consumed, bound = [], 0, TableBound()
     if records:
         yield _lines_chunk(records, schema, consumed, done, positions)
 
@@ -102,6 +136,8 @@ def json_chunks(
     schema: Schema | None,
     chunk_rows: int,
     param_names: Collection[str] = frozenset(),
+    *,
+    max_bytes: int | None = MAX_CHUNK_BYTES,
 ) -> Iterator[Chunk]:
     """A payload streamed with ijson: the rows (or instances) of its list, chunk by chunk.
 
@@ -110,17 +146,26 @@ def json_chunks(
     chunk). Rows of a ``dataframe_split`` wait for its ``columns``. A dict
     of columns under ``inputs`` and a chat-style payload are read whole;
     ``param_names`` are the params the signature declares (a chat-style
-    payload passes those keys as params, as the server does).
+    payload passes those keys as params, as the server does). A chunk whose
+    rows (or a value read whole) take more than ``max_bytes`` of the input
+    is refused.
     """
     import ijson
 
     reader = _PayloadReader(schema, chunk_rows, param_names)
     reader.start = tell(source)
+    budget = Budgeted(source, max_bytes) if max_bytes else None
+    stream: IO[bytes] = source if budget is None else budget  # type: ignore[assignment]
     try:
-        for path, value in _stream_values(ijson.basic_parse(source, use_float=True)):
+        for path, value in _stream_values(ijson.basic_parse(stream, use_float=True)):
             chunk = reader.take(path, value, source)
             if chunk is not None:
+                if budget is not None:
+                    budget.reset()
                 yield chunk
+    except Oversized:
+        assert max_bytes is not None
+        raise oversized_error(reader.done, chunk_rows, max_bytes) from None
     except _TooDeep as exc:
         path = exc.args[0].removesuffix(".item")
         what = reader.where()[:-2] if reader.in_rows else f"'{path}'"
@@ -161,6 +206,7 @@ class _PayloadReader:
         # rows need their column names first, unless the signature matches by position
         self.need_columns = schema is None or schema.has_input_names()
         self.items: list[Any] = []
+        self.bound = TableBound()
         self.done = 0  # rows yielded
         self.in_rows = False  # in a list of rows: a parse error there is in row done+items+1
         self.start = 0
@@ -193,14 +239,21 @@ class _PayloadReader:
             return None
         if path == "dataframe_split.columns":
             split_columns(value)  # the server's checks, before any row is read
+            if isinstance(value, list) and len(value) > MAX_COLUMNS:
+                raise PayloadError(
+                    f"'dataframe_split.columns' names {len(value):,} columns, more than the "
+                    f"{MAX_COLUMNS:,} a table may have",
+                    field="dataframe_split.columns",
+                )
             self.columns = value
         elif path == "dataframe_split.data":
             self.split_data = True
             self._parse({"columns": self.columns, "data": value})  # not a list: refused
         elif path.endswith(".item"):
             self.items.append(value)
+            full = self.bound.add(value, self.done) or len(self.items) >= self.chunk_rows
             waiting = self.key == "dataframe_split" and self.columns is None and self.need_columns
-            if len(self.items) >= self.chunk_rows and not waiting:
+            if full and not waiting:
                 return self._chunk(source)
         elif path == self.key:
             self._whole(value)
@@ -239,7 +292,7 @@ class _PayloadReader:
         rows = len(self.items)
         chunk = self._emit(data, rows, source, self.params)
         self.done += rows
-        self.items = []
+        self.items, self.bound = [], TableBound()
         return chunk
 
     def _whole(self, value: Any) -> None:

@@ -23,7 +23,21 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from flavorkit.exceptions import FlavorkitError, PayloadError
-from flavorkit.io._chunks import Chunk, after, counts_rows, first_line, located, tell
+from flavorkit.io._chunks import (
+    MAX_CHUNK_BYTES,
+    MAX_CHUNK_CELLS,
+    MAX_COLUMNS,
+    Budgeted,
+    Chunk,
+    Oversized,
+    after,
+    counts_rows,
+    first_line,
+    located,
+    mib,
+    oversized_error,
+    tell,
+)
 from flavorkit.io._convert import (
     _field,
     _spec_for,
@@ -128,12 +142,24 @@ def csv_header(body: bytes) -> list[str]:
         raise _csv_error(exc, io.BytesIO(body), 0) from None
 
 
-def csv_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) -> Iterator[Chunk]:
+def csv_chunks(
+    source: IO[bytes],
+    schema: Schema | None,
+    chunk_rows: int,
+    *,
+    max_bytes: int | None = MAX_CHUNK_BYTES,
+) -> Iterator[Chunk]:
     """CSV chunks of ``chunk_rows`` rows; errors name the input's rows (1-based, no header).
 
     Raises ``PayloadError`` for an empty input, text that is not UTF-8
     (naming its line) and malformed CSV, ``SchemaEnforcementError`` for a
     cell that does not fit its column (naming the row).
+
+    Memory is bounded by the chunk: a header of more than ``MAX_COLUMNS``
+    names is refused, a wide table is read in chunks of at most
+    ``MAX_CHUNK_CELLS`` cells (fewer rows than ``chunk_rows``), and a chunk
+    whose rows take more than ``max_bytes`` of the input (a line that never
+    ends) is refused.
 
     A file whose signature declares numeric columns has those columns parsed
     to numbers by pandas' reader (:func:`_numeric_chunk`) instead of read as
@@ -148,7 +174,10 @@ def csv_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) -> Ite
     options = CSV_TEXT_OPTIONS if is_column_schema(schema) else {}
     positions = counts_rows(schema)
     origin = tell(source)
-    numeric = _numeric_columns(source, schema, origin)
+    budget = Budgeted(source, max_bytes) if max_bytes else None
+    stream: IO[bytes] = source if budget is None else budget  # type: ignore[assignment]
+    numeric = _numeric_columns(stream, schema, origin)
+    rows_per_read = chunk_rows
     done = 0
     reported = 0  # bytes of the input reported as read (progress)
     skip = 0  # rows yielded before the read went back to the start
@@ -166,12 +195,14 @@ def csv_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) -> Ite
             else:
                 read_options = options
             restart = False
-            reader = pd.read_csv(source, chunksize=chunk_rows, **read_options)
+            reader = pd.read_csv(stream, chunksize=chunk_rows, **read_options)
             with reader:
-                frames = iter(reader)
+                rows_per_read = _rows_per_read(reader, chunk_rows)
                 while True:
+                    if budget is not None:
+                        budget.reset()
                     try:
-                        frame = next(frames)
+                        frame = reader.get_chunk(rows_per_read)
                     except StopIteration:
                         break
                     except (ValueError, UnicodeDecodeError):
@@ -210,13 +241,33 @@ def csv_chunks(source: IO[bytes], schema: Schema | None, chunk_rows: int) -> Ite
             if not restart:
                 return
             # the text read from the start gives the values and messages of this chunk
-            source.seek(origin)
+            stream.seek(origin)
             numeric = None
             skip = done
     except FlavorkitError:
         raise
+    except Oversized:
+        assert max_bytes is not None
+        raise oversized_error(done, rows_per_read, max_bytes) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise _csv_error(exc, source, done) from None
+
+
+def _rows_per_read(reader: Any, chunk_rows: int) -> int:
+    """The rows of a CSV chunk: ``chunk_rows``, fewer for a table too wide for that many.
+
+    Raises ``PayloadError`` for a header of more than ``MAX_COLUMNS`` names.
+    """
+    # the names of the header pandas has read (no public spelling): a wide header is refused
+    # before any row is parsed, as a frame of a million columns takes gigabytes
+    names = getattr(getattr(reader, "_engine", None), "orig_names", None)
+    width = len(names) if names is not None else 0
+    if width > MAX_COLUMNS:
+        raise PayloadError(
+            f"the header has {width:,} columns, more than the {MAX_COLUMNS:,} a table may have",
+            field="header",
+        )
+    return max(1, min(chunk_rows, MAX_CHUNK_CELLS // max(width, 1)))
 
 
 def _numeric_columns(
@@ -236,7 +287,11 @@ def _numeric_columns(
     try:
         if not source.seekable():
             return None
-        header = pd.read_csv(source, nrows=0, **CSV_TEXT_OPTIONS)
+        # at least the header's width: pandas takes minutes and gigabytes to make even an
+        # empty frame of a million columns; the text read refuses such a header cheaply
+        wide = source.readline().count(b",") >= MAX_COLUMNS  # a Budgeted line: bounded
+        source.seek(origin)
+        header = None if wide else pd.read_csv(source, nrows=0, **CSV_TEXT_OPTIONS)
     except Exception:  # the text read reports what is wrong with the input
         header = None
     try:
@@ -414,8 +469,22 @@ def read_parquet(source: Any, schema: Schema | None, *, limits: Limits | None = 
     return Chunk(data, len(frame), frame)
 
 
-def parquet_chunks(path: str, schema: Schema | None, chunk_rows: int) -> Iterator[Chunk]:
-    """Parquet record batches of ``chunk_rows`` rows; errors name the input's rows."""
+def parquet_chunks(
+    path: str,
+    schema: Schema | None,
+    chunk_rows: int,
+    *,
+    max_bytes: int | None = MAX_CHUNK_BYTES,
+) -> Iterator[Chunk]:
+    """Parquet record batches of ``chunk_rows`` rows; errors name the input's rows.
+
+    Memory is bounded by the chunk, as for CSV: a file of more than
+    ``MAX_COLUMNS`` columns is refused, a wide one is read in batches of at
+    most ``MAX_CHUNK_CELLS`` cells, and one whose row groups say a batch
+    decodes to more than ``max_bytes`` is refused before anything is
+    decoded (a few kilobytes of zstd can hold gigabytes); a batch that does
+    anyway (metadata that understates) stops the run.
+    """
     pa, _ = _pyarrow()
     unreadable = _unreadable(pa)
     positions = counts_rows(schema)
@@ -424,13 +493,22 @@ def parquet_chunks(path: str, schema: Schema | None, chunk_rows: int) -> Iterato
     file = open_parquet(path, buffer_size=1 << 20, pre_buffer=False)
     done = 0
     with file:
-        batches = file.iter_batches(batch_size=chunk_rows)
+        rows_per_read = _parquet_rows_per_read(file, chunk_rows, max_bytes)
+        batches = file.iter_batches(batch_size=rows_per_read)
         while True:
             try:
                 batch = next(batches)
-                frame = batch.to_pandas()
             except StopIteration:
                 return
+            except unreadable as exc:
+                raise PayloadError(
+                    f"the Parquet data{after(done)} cannot be read ({first_line(exc)})",
+                    field="input",
+                ) from None
+            if max_bytes and batch.nbytes > max_bytes:
+                raise oversized_error(done, batch.num_rows, max_bytes)
+            try:
+                frame = batch.to_pandas()
             except unreadable as exc:
                 raise PayloadError(
                     f"the Parquet data{after(done)} cannot be read ({first_line(exc)})",
@@ -445,3 +523,41 @@ def parquet_chunks(path: str, schema: Schema | None, chunk_rows: int) -> Iterato
                 raise located(exc, done + 1, done + rows, positions=positions) from None
             yield Chunk(data, rows, frame, advanced=rows)
             done += rows
+
+
+def _parquet_rows_per_read(file: Any, chunk_rows: int, max_bytes: int | None) -> int:
+    """The rows of a Parquet batch: ``chunk_rows``, fewer for a wide file; refuses a large one.
+
+    Raises ``PayloadError`` for more than ``MAX_COLUMNS`` columns, or a row
+    group whose uncompressed size (its metadata's) puts more than
+    ``max_bytes`` in one batch.
+    """
+    meta = file.metadata
+    width = meta.num_columns
+    if width > MAX_COLUMNS:
+        raise PayloadError(
+            f"the Parquet input has {width:,} columns, more than the {MAX_COLUMNS:,} "
+            "a table may have",
+            field="input",
+        )
+    rows = max(1, min(chunk_rows, MAX_CHUNK_CELLS // max(width, 1)))
+    if not max_bytes:
+        return rows
+    done = 0
+    for index in range(meta.num_row_groups):
+        group = meta.row_group(index)
+        count = max(group.num_rows, 0)
+        taken = min(rows, count)
+        if taken and group.total_byte_size / count * taken > max_bytes:
+            if taken == 1:
+                problem = f"one row takes more than {mib(max_bytes)}, the most one chunk may read"
+            else:
+                problem = (
+                    f"the next {taken:,} rows take more than {mib(max_bytes)} once "
+                    "decompressed, the most one chunk may read; pass a smaller --chunk-size"
+                )
+            raise PayloadError(
+                f"the Parquet input{after(done)} (row group {index}): {problem}", field="input"
+            )
+        done += count
+    return rows
