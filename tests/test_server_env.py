@@ -86,6 +86,74 @@ def test_env_from_outside_the_index_needs_the_opt_in(
     assert _env.outside_the_index(["six==1.16.0", "-c constraints.txt"]) == []
 
 
+def test_refusals_name_the_file_and_the_line(
+    model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(_env.ENV_ROOT_VAR, str(tmp_path / "envs"))
+    (model / "requirements.txt").write_text("# pinned\nflavorkit==0.1.0\n\nsix; rm -rf /\n")
+    with pytest.raises(UnsafeFormatError, match=r"requirements\.txt.*line 4: 'six; rm -rf /'"):
+        _env.ensure_env(model)
+    (model / "requirements.txt").write_text("flavorkit==0.1.0\n")
+    (model / "python_env.yaml").write_text(
+        "python: '3.11'\nbuild_dependencies: [pip, '--index-url=https://example.invalid']\n"
+    )
+    with pytest.raises(UnsafeFormatError, match=r"python_env\.yaml.*build_dependencies\[1\]"):
+        _env.ensure_env(model)
+    assert not (tmp_path / "envs").exists()
+
+
+@pytest.mark.parametrize(
+    "constraints",
+    [
+        "--index-url https://example.invalid/simple\n",
+        "six @ https://example.invalid/six-1.0.tar.gz\n",
+        "-c constraints.txt\n",  # a constraints file names no other file, itself included
+    ],
+)
+def test_constraints_are_checked_as_requirements(
+    model: Path, constraints: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # requirements.txt may name constraints.txt; pip reads it as a requirements file
+    monkeypatch.setenv(_env.ENV_ROOT_VAR, str(tmp_path / "envs"))
+    (model / "requirements.txt").write_text("flavorkit==0.1.0\n-c constraints.txt\n")
+    (model / "constraints.txt").write_text(f"six==1.16.0\n{constraints}")
+    with pytest.raises(UnsafeFormatError, match=r"constraints\.txt.*line 2: "):
+        _env.ensure_env(model)
+    assert not (tmp_path / "envs").exists()
+
+
+def test_constraints_are_read_inside_the_folder_and_key_the_environment(model: Path) -> None:
+    (model / "requirements.txt").write_text("flavorkit==0.1.0\n-c constraints.txt\n")
+    without = _env.env_key(model)
+    (model / "constraints.txt").write_text("six==1.16.0\n")
+    pinned = _env.env_key(model)
+    (model / "constraints.txt").write_text("six==1.15.0\n")
+    # a cached environment is never shared by folders whose constraints differ
+    assert len({without, pinned, _env.env_key(model)}) == 3
+    (model / "constraints.txt").unlink()
+    (model / "constraints.txt").symlink_to("/etc/passwd")
+    with pytest.raises(ManifestError, match="leads outside the model folder"):
+        _env.env_key(model)
+
+
+@pytest.mark.parametrize(
+    ("spec", "key"),
+    [
+        ("python: 3/evil", "python"),
+        ("python: '3.11; rm'", "python"),
+        ("python: {major: 3}", "python"),
+        ("build_dependencies: pip", "build_dependencies"),
+        ("build_dependencies: [pip, 3]", r"build_dependencies\[1\]"),
+    ],
+)
+def test_python_env_fields_are_checked_before_use(model: Path, spec: str, key: str) -> None:
+    # "3/evil" would make find_python look for ./python3/evil; a string would be split
+    # into one build dependency per character
+    (model / "python_env.yaml").write_text(spec + "\n")
+    with pytest.raises(ManifestError, match=rf"python_env\.yaml, key '{key}'"):
+        _env.read_spec(model)
+
+
 def test_read_spec_reads_like_the_loader(model: Path) -> None:
     (model / "requirements.txt").unlink()
     (model / "requirements.txt").symlink_to("/etc/passwd")

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,15 +40,21 @@ def env_root() -> Path:
     return Path(cache) / "flavorkit" / "envs"
 
 
+# what python_env.yaml's ``python`` may say: a version, as MLflow writes it (3.11 or 3.11.7)
+_PYTHON_VERSION = re.compile(r"[0-9]{1,2}\.[0-9]{1,3}(?:\.[0-9]{1,3})?")
+
+
 def read_spec(model_path: Path) -> tuple[str | None, list[str], list[str]]:
     """``(python version, build dependencies, requirement lines)`` of a model folder.
 
     The files are read as the loader reads them (regular files inside the
     folder, bounded, UTF-8). Raises ``EnvironmentBuildError`` when the folder
-    has no ``requirements.txt``, ``ManifestError`` when a file is malformed.
+    has no ``requirements.txt``, ``ManifestError`` when a file is malformed:
+    ``python`` must be a version (``3.11`` or ``3.11.7``) and
+    ``build_dependencies`` a list of strings.
     """
     from flavorkit.exceptions import ManifestError
-    from flavorkit.folder._paths import MAX_REQUIREMENT_LINES, load_yaml, model_file, read_text
+    from flavorkit.folder._paths import load_yaml, model_file, read_text
 
     python, build = None, []
     if (model_path / "python_env.yaml").exists():
@@ -55,33 +62,96 @@ def read_spec(model_path: Path) -> tuple[str | None, list[str], list[str]]:
         spec = load_yaml(read_text(spec_file), path=spec_file) or {}
         if not isinstance(spec, dict):
             raise ManifestError("expected a mapping", path=spec_file)
-        python = str(spec["python"]) if spec.get("python") else None
-        build = [str(x) for x in spec.get("build_dependencies") or []]
+        python = _python_version(spec.get("python"), spec_file)
+        build = _build_dependencies(spec.get("build_dependencies"), spec_file)
     if not (model_path / "requirements.txt").exists():
         raise EnvironmentBuildError(
             f"{model_path} has no requirements.txt; serve it with --env-manager local"
         )
-    req_file = model_file(model_path, "requirements.txt", key="requirements.txt")
-    lines = [ln.strip() for ln in read_text(req_file).splitlines()]
+    return python, build, _lines(model_path, "requirements.txt")
+
+
+def _python_version(value: object, spec_file: Path) -> str | None:
+    from flavorkit.exceptions import ManifestError
+
+    if value is None or value == "":
+        return None
+    text = str(value) if isinstance(value, (str, float)) else None
+    if text is None or not _PYTHON_VERSION.fullmatch(text):
+        raise ManifestError(
+            f"expected a Python version such as '3.11' or '3.11.7', got {value!r:.80}",
+            path=spec_file,
+            key="python",
+        )
+    return text
+
+
+def _build_dependencies(value: object, spec_file: Path) -> list[str]:
+    from flavorkit.exceptions import ManifestError
+
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ManifestError(
+            f"expected a list of requirement strings, got a {type(value).__name__}",
+            path=spec_file,
+            key="build_dependencies",
+        )
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise ManifestError(
+                f"expected a requirement string, got a {type(item).__name__}",
+                path=spec_file,
+                key=f"build_dependencies[{i}]",
+            )
+    return [item.strip() for item in value]
+
+
+def _lines(model_path: Path, name: str) -> list[str]:
+    """The requirement lines of ``name`` in the folder (no blanks or comments), read safely."""
+    return [line for _, line in _numbered(model_path, name)]
+
+
+def _numbered(model_path: Path, name: str) -> list[tuple[int, str]]:
+    """``(line number, line)`` of the requirement lines of ``name`` in the folder."""
+    from flavorkit.exceptions import ManifestError
+    from flavorkit.folder._paths import MAX_REQUIREMENT_LINES, model_file, read_text
+
+    file = model_file(model_path, name, key=name)
+    lines = [ln.strip() for ln in read_text(file).splitlines()]
     if len(lines) > MAX_REQUIREMENT_LINES:
-        raise ManifestError(f"has more than {MAX_REQUIREMENT_LINES:,} lines", path=req_file)
-    return python, build, [ln for ln in lines if ln and not ln.startswith("#")]
+        raise ManifestError(f"has more than {MAX_REQUIREMENT_LINES:,} lines", path=file)
+    return [(i, ln) for i, ln in enumerate(lines, 1) if ln and not ln.startswith("#")]
 
 
-def outside_the_index(lines: list[str]) -> list[str]:
+def read_constraints(model_path: Path) -> list[str] | None:
+    """The lines of the folder's ``constraints.txt`` (``None`` without one), read safely.
+
+    ``requirements.txt`` may name it (``-c constraints.txt``, as MLflow
+    writes it); pip reads it as a requirements file, so it is checked as
+    one: a link out of the folder, a FIFO or an oversized file is refused.
+    """
+    if not (model_path / "constraints.txt").exists():
+        return None
+    return _lines(model_path, "constraints.txt")
+
+
+def outside_the_index(lines: list[str], *, constraints_file: bool = True) -> list[str]:
     """The requirement lines that point pip beyond the configured index.
 
     Option lines (``-e``, ``--index-url``, ``-f`` ...; the recorded
-    ``-c constraints.txt`` excepted) and direct references (URLs, VCS and
-    local paths) install code the folder chooses from where it chooses;
-    building the environment from them needs the unsafe opt-in.
+    ``-c constraints.txt`` excepted, unless ``constraints_file`` is false:
+    a constraints file may hold no options at all), direct references (URLs,
+    VCS and local paths) and lines that are no requirement install code the
+    folder chooses from where it chooses; building the environment from
+    them needs the unsafe opt-in.
     """
     from packaging.requirements import InvalidRequirement, Requirement
 
     out = []
     for line in lines:
         if line.startswith("-"):
-            if line.split() != ["-c", "constraints.txt"]:
+            if not constraints_file or line.split() != ["-c", "constraints.txt"]:
                 out.append(line)
             continue
         try:
@@ -91,6 +161,24 @@ def outside_the_index(lines: list[str]) -> list[str]:
             pass
         out.append(line)
     return out
+
+
+def _refuse_beyond_the_index(model_path: Path, file: str, where: list[tuple[str, str]]) -> None:
+    """``UnsafeFormatError`` naming ``file`` and each ``(place, line)`` beyond the index."""
+    from flavorkit.exceptions import UnsafeFormatError
+
+    lines = [line for _, line in where]
+    beyond = set(outside_the_index(lines, constraints_file=file == "requirements.txt"))
+    found = [(place, line) for place, line in where if line in beyond]
+    if not found:
+        return
+    shown = ", ".join(f"{place}: {line[:80]!r}" for place, line in found[:5])
+    raise UnsafeFormatError(
+        file,
+        model_path / file,
+        f"building the environment would install from outside the configured index, or "
+        f"read lines that are no requirement ({shown}{' ...' if len(found) > 5 else ''})",
+    )
 
 
 def _local_source(requirement: str) -> str | None:
@@ -160,8 +248,11 @@ def find_python(version: str | None) -> str:
 def env_key(model_path: Path) -> str:
     """The cache key: a hash of the environment files and of what they resolve to here."""
     python, build, requirements = read_spec(model_path)
+    constraints = read_constraints(model_path)
     digest = hashlib.sha256()
-    for part in (python or "", *build, *install_lines(requirements)):
+    # the constraints decide versions too: two folders differing only there differ
+    tail = ["-c", *constraints] if constraints is not None else []
+    for part in (python or "", *build, *install_lines(requirements), *tail):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:20]
@@ -186,17 +277,14 @@ def ensure_env(model_path: Path, *, allow_unsafe: bool = False) -> Path:
     ``EnvironmentBuildError``.
     """
     python, build, requirements = read_spec(model_path)
-    beyond = outside_the_index([*build, *requirements])
-    if beyond and not allow_unsafe:
-        from flavorkit.exceptions import UnsafeFormatError
-
-        shown = ", ".join(repr(ln[:80]) for ln in beyond[:5])
-        raise UnsafeFormatError(
-            "requirements.txt",
-            model_path / "requirements.txt",
-            f"building the environment would install from outside the configured index "
-            f"({shown}{' ...' if len(beyond) > 5 else ''})",
-        )
+    constraints = read_constraints(model_path)
+    if not allow_unsafe:
+        built = [(f"build_dependencies[{i}]", dep) for i, dep in enumerate(build)]
+        _refuse_beyond_the_index(model_path, "python_env.yaml", built)
+        for name in ("requirements.txt", "constraints.txt"):
+            if (model_path / name).exists():
+                lines = [(f"line {i}", ln) for i, ln in _numbered(model_path, name)]
+                _refuse_beyond_the_index(model_path, name, lines)
     root = env_root()
     env = root / env_key(model_path)
     exe = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
@@ -214,9 +302,15 @@ def ensure_env(model_path: Path, *, allow_unsafe: bool = False) -> Path:
         lines = install_lines(requirements)
         req_file = tmp / "requirements.txt"
         req_file.write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
-        constraints = model_path / "constraints.txt"
-        if constraints.is_file():
-            shutil.copy2(constraints, tmp / "constraints.txt")
+        if constraints is not None:  # the lines checked above, not the file again
+            text = "".join(f"{ln}\n" for ln in constraints)
+            (tmp / "constraints.txt").write_text(text, encoding="utf-8")
+        log.info(
+            "installing into %s: %s%s",
+            env,
+            ", ".join(lines),
+            f" (constrained by {len(constraints)} lines)" if constraints else "",
+        )
         _run([*pip, "-r", str(req_file)], "installing the model's requirements")
         (tmp / _DONE).write_text(
             json.dumps({"model": str(model_path), "requirements": lines}), encoding="utf-8"
