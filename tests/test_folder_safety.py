@@ -111,8 +111,9 @@ def test_custom_class_record_malformed_is_a_manifest_error(
 
 def test_custom_class_missing_module_says_what_to_install(model: Path) -> None:
     _reference(model, "not_installed_pkg.models:M", {})
-    with pytest.raises(PluginError, match="'not_installed_pkg' is not installed"):
+    with pytest.raises(PluginError, match="'not_installed_pkg' is not installed") as caught:
         flavorkit.load_model(model)
+    assert str(caught.value).count("install the package") == 1  # said once, not twice
 
 
 def test_custom_class_from_the_folder_itself_is_not_imported(tmp_path: Path) -> None:

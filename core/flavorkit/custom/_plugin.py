@@ -240,7 +240,8 @@ def _load_reference(path: Path, conf: dict[str, Any], allow_unsafe: bool) -> Any
             what="the model's class",
         )
     except ImportError as exc:
-        raise PluginError(f"{exc}; install the package that defines it") from None
+        # import_object's message already says what to install, when installing would help
+        raise PluginError(str(exc)) from None
     if not (isinstance(cls, type) and _is_python_model_class(cls)):
         raise ManifestError(
             f"{spec} is not a PythonModel subclass, so it is not loaded",
