@@ -43,6 +43,17 @@ def test_cli_info_shows_flavors_signature_environment_and_example(
     assert '{"dataframe_split": {"columns": ["a", "b"]' in out
 
 
+def test_cli_info_shows_the_pip_options_of_the_requirements(
+    model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # they decide where an environment built from the folder installs from
+    text = (model / "requirements.txt").read_text()
+    (model / "requirements.txt").write_text(text + "--index-url https://example.invalid/simple\n")
+    assert main(["info", str(model)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[out.index("  pip options:") + 1] == "    --index-url https://example.invalid/simple"
+
+
 def test_cli_info_on_a_folder_that_is_not_a_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -103,8 +103,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     pyfunc = manifest.flavors.get(PYFUNC) or {}
     print("environment:")
     print(f"  python: {_clean(pyfunc.get('python_version', 'not recorded'))}")
+    options: list[str] = []
     try:
         requirements = environment.read_requirements(path)
+        options = environment.requirement_options(path)
     except FlavorkitError as exc:
         print("  requirements: unreadable")
         requirements, problem = [], str(exc)
@@ -114,6 +116,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"    {_clean(line)}")
     if len(requirements) > 200:
         print(f"    ... and {len(requirements) - 200} more")
+    if options:
+        # shown, since they decide where pip installs from; --env-manager virtualenv needs
+        # --allow-unsafe for any but the -c constraints.txt MLflow writes
+        print("  pip options:")
+        for line in options[:20]:
+            print(f"    {_clean(line)}")
+        if len(options) > 20:
+            print(f"    ... and {len(options) - 20} more")
     for name, recorded, found in environment.mismatches(requirements):
         note = f"{_clean(name)} is {found or 'not installed'} here (recorded {_clean(recorded)})"
         print(f"  note: {note}")

@@ -128,9 +128,20 @@ def write_environment(path: Path, requirements: list[str]) -> None:
 def read_requirements(path: Path) -> list[str]:
     """The requirement lines of ``requirements.txt`` in the folder ``path`` (empty when absent).
 
-    The file must be a regular UTF-8 file inside the folder, of at most
-    ``MAX_TEXT_BYTES`` and ``MAX_REQUIREMENT_LINES`` lines; ``ManifestError`` otherwise.
+    pip option lines (``-c constraints.txt``, ``--index-url ...``) are left out:
+    :func:`requirement_options` gives them. The file must be a regular UTF-8
+    file inside the folder, of at most ``MAX_TEXT_BYTES`` and
+    ``MAX_REQUIREMENT_LINES`` lines; ``ManifestError`` otherwise.
     """
+    return [ln for ln in _requirement_lines(path) if not ln.startswith("-")]
+
+
+def requirement_options(path: Path) -> list[str]:
+    """The pip option lines of ``requirements.txt`` in the folder ``path``, read as above."""
+    return [ln for ln in _requirement_lines(path) if ln.startswith("-")]
+
+
+def _requirement_lines(path: Path) -> list[str]:
     from flavorkit.exceptions import ManifestError
     from flavorkit.folder._paths import MAX_REQUIREMENT_LINES, model_file, read_text
 
@@ -142,7 +153,7 @@ def read_requirements(path: Path) -> list[str]:
         raise ManifestError(
             f"has {len(lines):,} lines; the limit is {MAX_REQUIREMENT_LINES:,}", path=file
         )
-    return [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith(("#", "-"))]
+    return [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
 
 
 # ``name==version`` and nothing else, as flavorkit and MLflow write pins: read without
