@@ -14,6 +14,8 @@ import json
 import os
 import shutil
 import struct
+import subprocess
+import sys
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -349,3 +351,46 @@ def test_hostile_device_in_folder_config_is_refused_at_load(
     (folder / "MLmodel").write_text(yaml.safe_dump(manifest))
     with pytest.raises(SchemaEnforcementError, match="'xla' is not a device models run on here"):
         flavorkit.load_model(folder)
+
+
+# -- node metadata torch resolves while reading --------------------------------------
+
+PROGRAM = "model/models/model.json"
+_LOAD_REPORTING_IMPORTS = """
+import sys
+import flavorkit
+from flavorkit.exceptions import ManifestError
+try:
+    flavorkit.load_model(sys.argv[1])
+except ManifestError as exc:
+    print("refused:", exc)
+print("imported:", "torch._inductor" in sys.modules)
+"""
+
+
+def _with_source_fn_stack(folder: Path, value: str) -> None:
+    entries = _entries(_archive_of(folder))
+    document = json.loads(entries[PROGRAM])
+    document["graph_module"]["graph"]["nodes"][0]["metadata"]["source_fn_stack"] = value
+    entries[PROGRAM] = json.dumps(document).encode()
+    _write(_archive_of(folder), list(entries.items()))
+
+
+def test_hostile_source_fn_stack_cannot_choose_a_torch_import(saved: Any, tmp_path: Path) -> None:
+    # torch resolves the target with hasattr, which on torch runs its module __getattr__:
+    # the lazy import of torch._inductor (seconds and hundreds of MiB) at the file's choice
+    folder = _copy(saved("mlp", "export").path, tmp_path)
+    _with_source_fn_stack(folder, "linear,torch._inductor.config")
+    run = [sys.executable, "-c", _LOAD_REPORTING_IMPORTS, str(folder)]
+    out = subprocess.run(run, capture_output=True, text=True, check=True).stdout
+    assert "refused:" in out and "torch._inductor" in out and "__getattr__" in out, out
+    assert out.strip().endswith("imported: False"), out
+
+
+def test_source_fn_stack_as_torch_writes_it_still_loads(
+    saved: Any, tmp_path: Path, x4: np.ndarray
+) -> None:
+    folder = _copy(saved("mlp", "export").path, tmp_path)
+    _with_source_fn_stack(folder, "linear,torch.nn.modules.linear.Linear;add,_operator.add")
+    original = flavorkit.load_model(saved("mlp", "export").path).predict(x4)
+    np.testing.assert_array_equal(flavorkit.load_model(folder).predict(x4), original)

@@ -157,6 +157,10 @@ class _Checker:
                 self.value(element, item, [*where, _key(key)], owner)
                 if owner in _METADATA and key in _JSON_METADATA and isinstance(element, str):
                     self.embedded_json(element, [*where, _key(key)])
+                if owner in _METADATA and key == "source_fn_stack" and isinstance(element, str):
+                    reason = check_source_fn_stack(element)
+                    if reason is not None:
+                        self.fail([*where, _key(key)], reason)
             return None
         if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             return self.record(data, tp, where)
@@ -311,11 +315,82 @@ def _resolve(text: str) -> Any:
         return None
     target: Any = roots[parts[0]]
     for part in parts[1:]:
-        try:
-            target = getattr(target, part)
-        except Exception:  # torch.ops namespaces raise more than AttributeError
+        target = _attribute(target, part)
+        if target is None:
             return None
     return target
+
+
+def _attribute(target: Any, name: str) -> Any:
+    """``getattr(target, name)`` when it imports nothing; ``None`` when absent or when it would.
+
+    A module's missing attribute goes to its ``__getattr__``, and torch's
+    imports its lazy submodules there (``torch._inductor``, ``torch.onnx``):
+    a name from the archive must not choose what is imported. torch's
+    operator namespaces (``torch.ops.aten``) are modules too, but their
+    ``__getattr__`` only looks operators up in the registry.
+    """
+    if _plain_module(target):
+        return vars(target).get(name)
+    try:
+        return getattr(target, name)
+    except Exception:  # torch.ops namespaces raise more than AttributeError
+        return None
+
+
+def check_source_fn_stack(text: str) -> str | None:
+    """Why torch's reading of a node's ``source_fn_stack`` metadata could import, or ``None``.
+
+    torch writes ``name,target;name,target`` and resolves each target under
+    ``torch``, ``_operator`` or ``math`` with ``hasattr``, which on a module
+    runs its ``__getattr__`` (an import, for torch's lazy submodules); other
+    targets stay strings. Each target is walked here first without it.
+    """
+    import math
+    import operator
+
+    import torch
+
+    for item in text.split(";"):
+        _, comma, target = item.partition(",")
+        if not comma or "," in target:
+            return f"{_show_text(item)} is not 'node name,target' as torch writes it"
+        if target.startswith("#"):
+            return f"{_show_text(target)} is an extension operator, which this loader refuses"
+        if target.startswith("torch.nn"):  # torch's own split: torch.nn, then the rest
+            root, names = torch.nn, target.split(".")[2:]
+        elif target.startswith("torch"):
+            root, names = torch, target.split(".")[1:]
+        elif target.startswith("_operator"):
+            root, names = operator, target.split(".")[1:]
+        elif target.startswith("math"):
+            root, names = math, target.split(".")[1:]
+        else:
+            continue  # kept as a string
+        found: Any = root
+        for part in names:
+            if _plain_module(found) and part not in vars(found):
+                if "__getattr__" in vars(found):  # torch's hasattr would call it
+                    return (
+                        f"{_show_text(target)} would make torch look up "
+                        f"{_show_text(found.__name__ + '.' + part)} through the module's "
+                        "__getattr__, which imports torch's lazy submodules, while reading "
+                        "the archive"
+                    )
+                break  # hasattr is false: torch keeps the string
+            found = _attribute(found, part)
+            if found is None:
+                break
+    return None
+
+
+def _plain_module(target: Any) -> bool:
+    """A module whose missing names go to a module ``__getattr__`` (not an operator namespace)."""
+    import torch
+
+    return isinstance(target, types.ModuleType) and not isinstance(
+        target, (torch._ops._Ops, torch._ops._OpNamespace)
+    )
 
 
 @functools.cache
