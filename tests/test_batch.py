@@ -6,8 +6,10 @@ import gc
 import io
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -683,3 +685,25 @@ def test_parquet_chunks_after_the_first_are_written_as_from_pandas_writes_them()
     ]
     assert written.equals(pa.concat_tables(tables))
     assert written.schema.metadata == tables[0].schema.metadata
+
+
+def test_a_terminated_run_leaves_nothing_at_or_beside_the_output(tmp_path: Path) -> None:
+    # a scheduler stops jobs with SIGTERM: the hidden .partial file must go too
+    path = save_linear(tmp_path / "linear")
+    out = tmp_path / "out"
+    out.mkdir()
+    cmd = [sys.executable, "-m", "flavorkit.cli", "predict", str(path), "-i", "-"]
+    cmd += ["-o", str(out / "predictions.csv"), "--input-format", "csv"]
+    with subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, env=server_env()
+    ) as proc:
+        assert proc.stdin is not None
+        proc.stdin.write(b"a,b\n1.5,1\n")  # and the input stays open: the run waits for more
+        proc.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not list(out.iterdir()):  # the run has opened its hidden output file
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.terminate()
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert list(out.iterdir()) == []

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from flavorkit.hookspecs import subcommand_group as subcommand_group
@@ -189,7 +192,34 @@ def _serving_example_problems(model: Any) -> list[str]:
 # -- predict ---------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM (a scheduler or ``kill`` stopping the job) raised as ``SystemExit(143)``.
+
+    Python's default for SIGTERM ends the process at once, so a hidden
+    ``.partial`` output or an engine's staging folder would be left behind;
+    as an exception, the cleanup around them runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
+    with _sigterm_as_exit():
+        return _predict(args)
+
+
+def _predict(args: argparse.Namespace) -> int:
     from flavorkit import batch
     from flavorkit.api import load_model
     from flavorkit.exceptions import FlavorkitError
