@@ -15,14 +15,12 @@ from typing import Any
 from flavorkit.batch import BatchResult
 from flavorkit.batch._engines import (
     check_input,
-    discard,
+    check_output,
     file_formats,
     input_columns,
-    place_output,
-    staging_path,
+    write_staged,
 )
 from flavorkit.dask._predict import _map, predict_parts
-from flavorkit.exceptions import PayloadError
 
 # schedulers of dask itself; anything else is a distributed scheduler's address
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
@@ -86,29 +84,21 @@ def predict_files(
             check_workers=check_workers,
         )
         columns, ignored = input_columns(list(frame.columns), schema, keep)
+        check_output(spec, keep, out_fmt)
         out = _map(
             frame, shipped, spec, params, columns=columns, batch_rows=chunk_rows, keep=keep,
             text=in_fmt == "csv",
         )  # fmt: skip
-        _check_csv(spec, out_fmt)
-        staging = staging_path(output_path)
-        try:
+
+        def write(staging: str) -> int:
             os.makedirs(staging, exist_ok=True)
             # each task writes its partition's part file and returns its rows: one pass
             counts = out.map_partitions(_write_part, staging, out_fmt, meta=(None, "int64"))
             if client is not None:
-                sizes = client.compute(counts).result()
-            else:
-                sizes = counts.compute(scheduler=scheduler or "threads")
-            rows = int(sizes.sum())
-            if rows == 0:
-                raise PayloadError(
-                    "the input has no data rows, so there is nothing to predict", field="input"
-                )
-            place_output(staging, output_path)
-        except BaseException:
-            discard(staging, output_path)
-            raise
+                return int(client.compute(counts).result().sum())
+            return int(counts.compute(scheduler=scheduler or "threads").sum())
+
+        rows = write_staged(output_path, write)
     finally:
         if own is not None:
             own.close()
@@ -128,17 +118,3 @@ def _write_part(
     else:
         frame.to_parquet(path, index=False)
     return pd.Series([len(frame)], dtype="int64")
-
-
-def _check_csv(spec: Any, fmt: str) -> None:
-    from flavorkit.signature import DataType
-
-    if fmt != "csv":
-        return
-    nested = [name for name, t in spec.fields if not isinstance(t, DataType)]
-    if nested:
-        raise PayloadError(
-            f"CSV cannot hold the prediction(s) {', '.join(map(repr, nested))} (arrays, maps or "
-            "objects); write Parquet (--output-format parquet)",
-            field="output",
-        )

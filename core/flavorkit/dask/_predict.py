@@ -158,13 +158,7 @@ def _map(
     text: bool = False,
 ) -> Any:
     """``df`` mapped partition by partition to its predictions (and the ``keep`` columns)."""
-    meta = empty_result(spec)
-    clash = sorted({name for name, _ in spec.fields} & set(keep))
-    if clash:
-        raise PayloadError(
-            f"--keep names column(s) the predictions are also called: {', '.join(clash)}",
-            field="keep",
-        )
+    meta = empty_result(spec)  # --keep is checked by flavorkit.batch._engines.check_output
     if keep:
         import pandas as pd
 

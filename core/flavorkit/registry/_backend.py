@@ -85,3 +85,19 @@ def find_version(backend: Backend, parsed: ModelsUri) -> ModelVersion:
             f"(flavorkit models alias set {name} <alias> <version>)"
         )
     return stage_version(name, parsed.stage)
+
+
+def inside(folder: Path, sub: str, *, uri: str, what: str = "") -> Path:
+    """``folder / sub`` (a checked relative path), refused when missing or a link leads out.
+
+    ``what`` names the folder in the refusal ("the version"), else its path does.
+    """
+    if not sub:
+        return folder
+    path = folder / sub
+    if not path.exists():
+        missing = f"{what} has no {sub!r} (looked in {folder})" if what else None
+        raise LocationError(missing or f"there is no {sub!r} in {folder}", uri=uri)
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise LocationError(f"{sub!r} leads out of {what or folder}", uri=uri)
+    return path

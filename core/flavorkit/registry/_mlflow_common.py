@@ -20,7 +20,7 @@ from typing import NamedTuple, TypeVar
 from urllib.parse import unquote, urlparse
 
 from flavorkit.exceptions import LocationError
-from flavorkit.registry._backend import ModelVersion, find_version
+from flavorkit.registry._backend import ModelVersion, find_version, inside
 from flavorkit.registry._uris import parse_models_uri, parse_runs_uri
 
 T = TypeVar("T")
@@ -101,18 +101,6 @@ def safe_subpath(path: str, *, uri: str) -> str:
             uri=uri,
         )
     return "/".join(parts)
-
-
-def inside(folder: Path, sub: str, *, uri: str) -> Path:
-    """``folder / sub`` (a checked relative path), refused when missing or a link leads out."""
-    if not sub:
-        return folder
-    path = folder / sub
-    if not path.exists():
-        raise LocationError(f"there is no {sub!r} in {folder}", uri=uri)
-    if not path.resolve().is_relative_to(folder.resolve()):
-        raise LocationError(f"{sub!r} leads out of {folder}", uri=uri)
-    return path
 
 
 def join_location(location: str, sub: str) -> str:

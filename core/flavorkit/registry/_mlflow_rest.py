@@ -255,16 +255,23 @@ class MlflowRestBackend(MlflowBackendBase):
             uri=uri,
         )
 
-    # ---- registered models ----------------------------------------------------------
-    def _registered_model(self, name: str, uri: str) -> dict[str, Any]:
+    def _get(self, endpoint: str, uri: str, missing: str, **kwargs: Any) -> dict[str, Any]:
+        """``GET endpoint``; ``missing`` is the refusal when the server has no such resource."""
         try:
-            found = self._api("GET", "registered-models/get", uri=uri, params={"name": name})
+            return self._api("GET", endpoint, uri=uri, **kwargs)
         except ApiError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
-                raise LocationError(
-                    f"no registered model named {name!r} on the MLflow server {self.uri}", uri=uri
-                ) from None
+                raise LocationError(missing, uri=uri) from None
             raise self._failure(exc, uri) from exc
+
+    # ---- registered models ----------------------------------------------------------
+    def _registered_model(self, name: str, uri: str) -> dict[str, Any]:
+        found = self._get(
+            "registered-models/get",
+            uri,
+            f"no registered model named {name!r} on the MLflow server {self.uri}",
+            params={"name": name},
+        )
         return self._checked(
             lambda: field(found, "registered_model", dict, where="registered-models/get"), uri
         )
@@ -441,14 +448,9 @@ class MlflowRestBackend(MlflowBackendBase):
         if not (model_id.isascii() and model_id.replace("-", "").replace("_", "").isalnum()):
             raise LocationError(f"{model_id!r:.80} is not a logged model id", uri=uri)
         endpoint = f"logged-models/{model_id}"
-        try:
-            found = self._api("GET", endpoint, uri=uri)
-        except ApiError as exc:
-            if exc.code == "RESOURCE_DOES_NOT_EXIST":
-                raise LocationError(
-                    f"no logged model {model_id} on the MLflow server {self.uri}", uri=uri
-                ) from None
-            raise self._failure(exc, uri) from exc
+        found = self._get(
+            endpoint, uri, f"no logged model {model_id} on the MLflow server {self.uri}"
+        )
 
         def read() -> LoggedModel:
             info = field(field(found, "model", dict, where=endpoint), "info", dict, where="model")
@@ -468,14 +470,12 @@ class MlflowRestBackend(MlflowBackendBase):
         return self._checked(read, uri)
 
     def _run_info(self, run_id: str, *, uri: str) -> RunInfo:
-        try:
-            found = self._api("GET", "runs/get", uri=uri, params={"run_id": run_id})
-        except ApiError as exc:
-            if exc.code == "RESOURCE_DOES_NOT_EXIST":
-                raise LocationError(
-                    f"no run {run_id} on the MLflow server {self.uri}", uri=uri
-                ) from None
-            raise self._failure(exc, uri) from exc
+        found = self._get(
+            "runs/get",
+            uri,
+            f"no run {run_id} on the MLflow server {self.uri}",
+            params={"run_id": run_id},
+        )
 
         def read() -> RunInfo:
             info = field(field(found, "run", dict, where="runs/get"), "info", dict, where="run")

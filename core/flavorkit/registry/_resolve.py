@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from flavorkit.exceptions import LocationError
-from flavorkit.registry._backend import Backend, ModelVersion, find_version
+from flavorkit.registry._backend import Backend, ModelVersion, find_version, inside
 from flavorkit.registry._uris import parse_models_uri, parse_runs_uri
 
 REGISTRY_ENV = "FLAVORKIT_REGISTRY_URI"
@@ -162,7 +162,7 @@ def resolve_models_version(uri: str) -> tuple[Path, ModelVersion | None]:
         if exc.uri is None:  # say what was asked; a digest error already names its version
             raise LocationError(str(exc), uri=uri) from exc
         raise
-    return _inside(folder, parsed.subpath, uri), version
+    return inside(folder, parsed.subpath, uri=uri, what="the version"), version
 
 
 def resolve_runs_uri(uri: str) -> Path:
@@ -190,18 +190,6 @@ def resolve_runs_uri(uri: str) -> Path:
         if exc.uri is None:
             raise LocationError(str(exc), uri=uri) from exc
         raise
-
-
-def _inside(folder: Path, subpath: str, uri: str) -> Path:
-    """``folder / subpath``, refused when it is missing or a link leads out of ``folder``."""
-    if not subpath:
-        return folder
-    path = folder / subpath
-    if not path.exists():
-        raise LocationError(f"the version has no {subpath!r} (looked in {folder})", uri=uri)
-    if not path.resolve().is_relative_to(folder.resolve()):
-        raise LocationError(f"{subpath!r} leads out of the version's folder", uri=uri)
-    return path
 
 
 def forget_registries() -> None:

@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from flavorkit.exceptions import EnvironmentBuildError
@@ -163,15 +164,20 @@ def outside_the_index(lines: list[str], *, constraints_file: bool = True) -> lis
     return out
 
 
-def _refuse_beyond_the_index(model_path: Path, file: str, where: list[tuple[str, str]]) -> None:
-    """``UnsafeFormatError`` naming ``file`` and each ``(place, line)`` beyond the index."""
+def _refuse_beyond_the_index(
+    model_path: Path, file: str, lines: list[str], places: Callable[[], list[str]]
+) -> None:
+    """``UnsafeFormatError`` naming ``file`` and the ``lines`` beyond the index, if any.
+
+    ``places`` gives each line's place in ``file`` (``line 4``), worked out
+    only for a refusal.
+    """
     from flavorkit.exceptions import UnsafeFormatError
 
-    lines = [line for _, line in where]
     beyond = set(outside_the_index(lines, constraints_file=file == "requirements.txt"))
-    found = [(place, line) for place, line in where if line in beyond]
-    if not found:
+    if not beyond:
         return
+    found = [(place, line) for place, line in zip(places(), lines, strict=True) if line in beyond]
     shown = ", ".join(f"{place}: {line[:80]!r}" for place, line in found[:5])
     raise UnsafeFormatError(
         file,
@@ -247,8 +253,12 @@ def find_python(version: str | None) -> str:
 
 def env_key(model_path: Path) -> str:
     """The cache key: a hash of the environment files and of what they resolve to here."""
-    python, build, requirements = read_spec(model_path)
-    constraints = read_constraints(model_path)
+    return _key(*read_spec(model_path), read_constraints(model_path))
+
+
+def _key(
+    python: str | None, build: list[str], requirements: list[str], constraints: list[str] | None
+) -> str:
     digest = hashlib.sha256()
     # the constraints decide versions too: two folders differing only there differ
     tail = ["-c", *constraints] if constraints is not None else []
@@ -279,14 +289,21 @@ def ensure_env(model_path: Path, *, allow_unsafe: bool = False) -> Path:
     python, build, requirements = read_spec(model_path)
     constraints = read_constraints(model_path)
     if not allow_unsafe:
-        built = [(f"build_dependencies[{i}]", dep) for i, dep in enumerate(build)]
-        _refuse_beyond_the_index(model_path, "python_env.yaml", built)
-        for name in ("requirements.txt", "constraints.txt"):
-            if (model_path / name).exists():
-                lines = [(f"line {i}", ln) for i, ln in _numbered(model_path, name)]
-                _refuse_beyond_the_index(model_path, name, lines)
+
+        def numbers(name: str) -> Callable[[], list[str]]:
+            return lambda: [f"line {i}" for i, _ in _numbered(model_path, name)]
+
+        places = [f"build_dependencies[{i}]" for i in range(len(build))]
+        _refuse_beyond_the_index(model_path, "python_env.yaml", build, lambda: places)
+        _refuse_beyond_the_index(
+            model_path, "requirements.txt", requirements, numbers("requirements.txt")
+        )
+        if constraints is not None:
+            _refuse_beyond_the_index(
+                model_path, "constraints.txt", constraints, numbers("constraints.txt")
+            )
     root = env_root()
-    env = root / env_key(model_path)
+    env = root / _key(python, build, requirements, constraints)
     exe = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     if (env / _DONE).is_file():
         return exe

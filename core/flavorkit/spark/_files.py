@@ -18,13 +18,11 @@ from typing import Any
 from flavorkit.batch import BatchResult
 from flavorkit.batch._engines import (
     check_input,
-    discard,
+    check_output,
     file_formats,
     input_columns,
-    place_output,
-    staging_path,
+    write_staged,
 )
-from flavorkit.exceptions import PayloadError
 from flavorkit.spark._errors import translate_errors
 from flavorkit.spark._udf import udf
 
@@ -82,23 +80,17 @@ def predict_files(
         column = predict._with(text=in_fmt == "csv", counter=counter)(*model_cols)
         out = _output(frame, column, predict.spec, keep, out_fmt)
         partitions = frame.rdd.getNumPartitions()
-        staging = staging_path(output_path)
-        try:
+
+        def write(staging: str) -> int:
             with translate_errors():
                 writer = out.write.mode("overwrite")
                 if out_fmt == "csv":
                     writer.options(header=True).csv(staging)
                 else:
                     writer.parquet(staging)
-            rows = int(counter.value)
-            if rows == 0:
-                raise PayloadError(
-                    "the input has no data rows, so there is nothing to predict", field="input"
-                )
-            place_output(staging, output_path)
-        except BaseException:
-            discard(staging, output_path)
-            raise
+            return int(counter.value)
+
+        rows = write_staged(output_path, write)
     finally:
         if own:
             spark.stop()
@@ -128,23 +120,8 @@ def _session(master: str | None) -> tuple[Any, bool]:
 def _output(frame: Any, column: Any, spec: Any, keep: Sequence[str], fmt: str) -> Any:
     from pyspark.sql import functions as F
 
-    from flavorkit.signature import DataType
-
+    check_output(spec, keep, fmt)
     names = [name for name, _ in spec.fields]
-    clash = sorted(set(names) & set(keep))
-    if clash:
-        raise PayloadError(
-            f"--keep names column(s) the predictions are also called: {', '.join(clash)}",
-            field="keep",
-        )
-    if fmt == "csv":
-        nested = [name for name, t in spec.fields if not isinstance(t, DataType)]
-        if nested:
-            raise PayloadError(
-                f"CSV cannot hold the prediction(s) {', '.join(map(repr, nested))} (arrays, maps "
-                "or objects); write Parquet (--output-format parquet)",
-                field="output",
-            )
     kept = [F.col(f"`{k}`") for k in keep]
     if spec.struct:
         return frame.select(*kept, column.alias("__flavorkit_prediction")).select(

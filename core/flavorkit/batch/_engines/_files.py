@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flavorkit.batch._engines._scoring import missing_inputs
 from flavorkit.exceptions import PayloadError
@@ -119,3 +119,46 @@ def discard(staging: str, output_path: str) -> None:
 
     if staging != output_path:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_output(spec: Any, keep: Iterable[str], fmt: str) -> None:
+    """Refuse ``--keep`` columns named like a prediction, and nested predictions in CSV.
+
+    ``spec`` is the ``ResultSpec``; raises ``PayloadError`` naming the field.
+    """
+    from flavorkit.signature import DataType
+
+    clash = sorted({name for name, _ in spec.fields} & set(keep))
+    if clash:
+        raise PayloadError(
+            f"--keep names column(s) the predictions are also called: {', '.join(clash)}",
+            field="keep",
+        )
+    nested = [name for name, t in spec.fields if not isinstance(t, DataType)]
+    if fmt == "csv" and nested:
+        raise PayloadError(
+            f"CSV cannot hold the prediction(s) {', '.join(map(repr, nested))} (arrays, maps "
+            "or objects); write Parquet (--output-format parquet)",
+            field="output",
+        )
+
+
+def write_staged(output_path: str, write: Callable[[str], int]) -> int:
+    """``write(folder)`` into a staging folder, put in place at ``output_path`` when it is done.
+
+    ``write`` returns the rows it wrote; none is a ``PayloadError``. On any
+    failure (and on an interrupt) the staging folder is removed and
+    ``output_path`` is left as it was. Returns the rows.
+    """
+    staging = staging_path(output_path)
+    try:
+        rows = write(staging)
+        if rows == 0:
+            raise PayloadError(
+                "the input has no data rows, so there is nothing to predict", field="input"
+            )
+        place_output(staging, output_path)
+    except BaseException:
+        discard(staging, output_path)
+        raise
+    return rows
