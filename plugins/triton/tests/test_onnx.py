@@ -114,7 +114,7 @@ print(os.environ.get("ORT_DISABLE_TELEMETRY"))
 
 
 @pytest.mark.parametrize(("given", "kept"), [(None, "1"), ("0", "0")])
-def test_loading_an_onnx_folder_writes_nothing_into_home_unless_telemetry_is_asked_for(
+def test_loading_an_onnx_folder_writes_nothing_into_home_and_keeps_a_callers_choice(
     tmp_path: Path, torch_model: tuple[Path, np.ndarray], given: str | None, kept: str
 ) -> None:
     # onnxruntime writes a telemetry device id under the cache folder when imported
@@ -130,8 +130,8 @@ def test_loading_an_onnx_folder_writes_nothing_into_home_unless_telemetry_is_ask
     run = [sys.executable, "-c", _LOAD_AND_PREDICT, str(folder)]
     done = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     assert done.stdout.split() == [kept]
-    written = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
     if given is None:
+        written = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
         assert written == []
-    else:  # the caller's choice is kept, and onnxruntime does write
-        assert any("onnxruntime" in name for name in written), written
+    # whether onnxruntime then writes its device id depends on the machine, so a
+    # caller's own choice is checked by the value it keeps, not by the files
