@@ -633,6 +633,78 @@ def test_adv_store_names_one_on_case_insensitive_disks_are_refused(
     nothing_cached(tmp_path)
 
 
+# -- a plain HTTP folder that sends more than it lists ------------------------------------
+
+
+class Overfilling(BaseHTTPRequestHandler):
+    """A folder listing whose one file is 3 bytes by HEAD and endless by GET."""
+
+    announce: bool  # GET says how much is coming (Content-Length), or just streams
+    sent: list[int]
+
+    page = b'<html><body><a href="MLmodel">MLmodel</a></body></html>'
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        if self.path.endswith("/MLmodel"):
+            self.send_header("Content-Length", "3")
+            self.send_header("ETag", '"v1"')
+        else:  # the folder's page
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(self.page)))
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        if not self.path.endswith("/MLmodel"):
+            self.do_HEAD()
+            self.wfile.write(self.page)
+            return
+        total = 64 << 20
+        self.send_response(200)
+        if self.announce:
+            self.send_header("Content-Length", str(total))
+        self.end_headers()
+        self.close_connection = True
+        sent = 0
+        try:
+            while sent < total:
+                self.wfile.write(b"x" * 65536)
+                sent += 65536
+        except OSError:  # the client stopped reading, as it should
+            pass
+        finally:
+            self.sent.append(sent)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        pass
+
+
+@pytest.mark.parametrize(
+    ("announce", "says"), [(True, "67,108,864 bytes were announced"), (False, "more arrived")]
+)
+def test_adv_http_store_sending_more_than_listed_is_cut_off(
+    tmp_path: Path, announce: bool, says: str
+) -> None:
+    """Before: all 64 MiB of each attempt were written to the cache's scratch area, then refused."""
+    sent: list[int] = []
+    handler = type("Handler", (Overfilling,), {"announce": announce, "sent": sent})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = False  # server_close() waits for each answer to end
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/model/"
+    try:
+        with pytest.raises(LocationError, match=re.escape(url)) as caught:
+            stores.fetch(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert f"'MLmodel' was listed with 3 bytes and {says}" in str(caught.value)
+    assert sent and max(sent) < 32 << 20, sent  # cut off, not read to the end
+    nothing_cached(tmp_path)
+
+
 # -- the download cache folder -------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ The source is only ever read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -36,7 +37,11 @@ _ATTEMPTS = 2
 
 
 class _Changed(LocationError):
-    """The remote folder changed while it was being downloaded."""
+    """The remote folder changed while it was being downloaded: ``reason`` says how."""
+
+    def __init__(self, reason: str, *, uri: str) -> None:
+        super().__init__(f"changed while it was being downloaded: {reason}", uri=uri)
+        self.reason = reason
 
 
 def fetch(url: str, *, require_model: bool = True) -> Path:
@@ -53,6 +58,7 @@ def fetch(url: str, *, require_model: bool = True) -> Path:
     """
     fs, path = open_store(url)
     scheme = scheme_of(url)
+    last: _Changed | None = None
     for _ in range(_ATTEMPTS):
         files = list_folder(fs, path, url)
         if require_model:
@@ -62,7 +68,7 @@ def fetch(url: str, *, require_model: bool = True) -> Path:
         def populate(target: Path, files: list[RemoteFile] = files) -> None:
             _download(fs, files, target, url)
             if _listing_key(url, list_folder(fs, path, url)) != _listing_key(url, files):
-                raise _Changed("changed while it was being downloaded", uri=url)
+                raise _Changed("its listing is not the same afterwards", uri=url)
 
         if any(f.version is None for f in files):
             # nothing in the listing identifies the contents: key the entry by the files
@@ -76,10 +82,11 @@ def fetch(url: str, *, require_model: bool = True) -> Path:
         key = f"{scheme.protocol}-{_listing_key(url, files)}"
         try:
             return cached(key, populate, source=url, size=total)
-        except _Changed:
-            continue
+        except _Changed as exc:
+            last = exc
     raise LocationError(
-        f"changed while it was being downloaded, {_ATTEMPTS} times; try again when it is settled",
+        f"changed while it was being downloaded, {_ATTEMPTS} times; try again when it is "
+        f"settled (the last time: {last.reason if last else 'unknown'})",
         uri=url,
     )
 
@@ -142,11 +149,23 @@ def _content_key(folder: Path) -> str:
 
 
 def _download(fs: Any, files: list[RemoteFile], target: Path, url: str) -> None:
-    """Download ``files`` into ``target`` (in the cache's scratch area) and check their sizes."""
+    """Download ``files`` into ``target`` (in the cache's scratch area) and check their sizes.
+
+    A store may send more than it listed (a hostile one, endlessly): each
+    file's download is cut off once it passes its listed size, so the disk
+    never takes more than the listing promised, give or take one chunk.
+    """
     for f in files:
         (target / f.relative).parent.mkdir(parents=True, exist_ok=True)
+    locals_ = [str(target / f.relative) for f in files]
     try:
-        fs.get([f.remote for f in files], [str(target / f.relative) for f in files])
+        fs.get(
+            [f.remote for f in files],
+            locals_,
+            callback=_guards()[0](dict(zip(locals_, files, strict=True)), url),
+        )
+    except _Changed:
+        raise
     except Exception as exc:
         raise store_error(exc, url, doing="download") from exc
     for f in files:
@@ -154,10 +173,54 @@ def _download(fs: Any, files: list[RemoteFile], target: Path, url: str) -> None:
         got = f"{local.stat().st_size:,} bytes" if local.is_file() else "nothing"
         if got != f"{f.size:,} bytes":
             raise _Changed(
-                f"changed while it was being downloaded: {f.relative!r} was listed "
-                f"with {f.size:,} bytes and {got} arrived",
+                f"{f.relative!r} was listed with {f.size:,} bytes and {got} arrived",
                 uri=url,
             )
+
+
+@functools.cache
+def _guards() -> tuple[type, type]:
+    """fsspec's progress hooks, used to stop each file's download past its listed size.
+
+    Built on first use: fsspec is imported only when a store URL is.
+    """
+    from fsspec.callbacks import Callback
+
+    class AsListed(Callback):
+        def __init__(self, listed: dict[str, RemoteFile], url: str) -> None:
+            super().__init__()
+            self._listed, self._url = listed, url
+
+        def branched(self, path_1: str, path_2: str, **kwargs: Any) -> Callback:
+            f = self._listed.get(str(path_2))
+            return FileAsListed(f, self._url) if f is not None else Callback()
+
+    class FileAsListed(Callback):
+        def __init__(self, file: RemoteFile, url: str) -> None:
+            super().__init__()
+            self._file, self._url = file, url
+
+        def set_size(self, size: int | None) -> None:
+            if isinstance(size, int) and size > self._file.size:
+                raise self._more(f"{size:,} bytes were announced")
+            self.size = size
+
+        def absolute_update(self, value: int) -> None:
+            self.value = value
+            if value > self._file.size:
+                raise self._more("more arrived")
+
+        def relative_update(self, inc: int = 1) -> None:
+            self.absolute_update(self.value + inc)
+
+        def _more(self, what: str) -> _Changed:
+            return _Changed(
+                f"{self._file.relative!r} was listed with {self._file.size:,} bytes and "
+                f"{what}; the download was stopped",
+                uri=self._url,
+            )
+
+    return AsListed, FileAsListed
 
 
 # -- upload ---------------------------------------------------------------------------------
