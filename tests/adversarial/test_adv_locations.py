@@ -705,6 +705,81 @@ def test_adv_http_store_sending_more_than_listed_is_cut_off(
     nothing_cached(tmp_path)
 
 
+class Pages(BaseHTTPRequestHandler):
+    """A folder listing drawn from ``page(path)``: each GET's HTML; every path counted."""
+
+    asked: list[str]
+
+    def page(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for chunk in self.page():
+                self.wfile.write(chunk)
+        except OSError:  # the client stopped reading
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        pass
+
+
+def _links(names: Iterator[str] | list[str]) -> bytes:
+    return "".join(f'<a href="{n}">{n}</a>\n' for n in names).encode()
+
+
+class EndlessPage(Pages):
+    def page(self) -> Iterator[bytes]:
+        link = _links(["f"]) * 4096
+        for _ in range((128 << 20) // len(link)):
+            yield link
+
+
+class EndlessFolders(Pages):
+    def page(self) -> Iterator[bytes]:  # a file and a deeper folder, on every page
+        yield _links(["MLmodel", "a/"])
+
+
+class EndlessFiles(Pages):
+    def page(self) -> Iterator[bytes]:  # 40,000 new files and two more folders, on every page
+        yield _links([f"f{i}" for i in range(40_000)] + ["x/", "y/"])
+
+
+@pytest.mark.parametrize(
+    ("handler", "says", "most"),
+    [
+        (EndlessPage, "is more than 67,108,864 bytes; no folder listing is that long", 1),
+        (EndlessFolders, "nests folders more than 32 deep", 33),
+        (EndlessFiles, "lists more than 100,000 files", 4),
+    ],
+)
+def test_adv_http_store_endless_listings_are_cut_off(
+    tmp_path: Path, handler: type[Pages], says: str, most: int
+) -> None:
+    """Before: fsspec read every page whole and followed every link before anything was counted."""
+    asked: list[str] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (handler,), {"asked": asked}))
+    server.daemon_threads = False  # server_close() waits for each answer to end
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/model"
+    try:
+        with pytest.raises(LocationError, match=re.escape(url)) as caught:
+            stores.fetch(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert says in str(caught.value)
+    assert 1 <= len(asked) <= most, asked[:5]
+    nothing_cached(tmp_path)
+
+
 # -- the download cache folder -------------------------------------------------------------
 
 

@@ -10,11 +10,15 @@ was found, with the original chained as its cause.
 A listing is read as hostile input: every remote name must map to a plain
 relative path inside the download folder (no ``..``, no absolute path, no
 backslash, no NUL, no name that is both a file and a folder, no two names that
-a case-insensitive file system would take for one).
+a case-insensitive file system would take for one). A plain HTTP folder is
+walked page by page with bounds: each page is read up to ``MAX_PAGE_BYTES``,
+folders nest at most ``MAX_DEPTH`` deep, and the walk stops as soon as it has
+seen more than ``MAX_FILES`` files.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import unicodedata
@@ -25,6 +29,12 @@ from urllib.parse import unquote, urlparse
 from flavorkit.exceptions import LocationError, ManifestError
 
 MAX_FILES = 100_000  # a listing longer than this is refused, not downloaded
+MAX_DEPTH = 32  # folders inside a plain HTTP folder
+MAX_PAGE_BYTES = 64 << 20  # one page of a plain HTTP folder listing
+
+
+class _PageTooLarge(Exception):
+    """A page of an HTTP folder listing went on past ``MAX_PAGE_BYTES``."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,8 @@ def open_store(url: str) -> tuple[Any, str]:
     custom = endpoint(scheme)
     if scheme.protocol == "s3" and custom:
         options["client_kwargs"] = {"endpoint_url": custom}
+    if scheme.protocol == "http":
+        options["get_client"] = _bounded_session
     try:
         return url_to_fs(url, **options)
     except ImportError as exc:
@@ -149,8 +161,13 @@ def list_folder(fs: Any, path: str, url: str) -> list[RemoteFile]:
     """
     base = _base(fs, path, url)
     fs.invalidate_cache()  # a listing cached by this process could predate a change
+    is_http = _protocol(url) in ("http", "https")
     try:
-        found: dict[str, dict[str, Any]] = fs.find(base, withdirs=False, detail=True)
+        found: dict[str, dict[str, Any]] = (
+            _walk_pages(fs, base, url) if is_http else fs.find(base, withdirs=False, detail=True)
+        )
+    except LocationError:
+        raise
     except FileNotFoundError as exc:  # say which part is missing: the bucket, or the prefix
         raise LocationError(_nothing_there(fs, base, url), uri=url) from exc
     except Exception as exc:
@@ -161,7 +178,6 @@ def list_folder(fs: Any, path: str, url: str) -> list[RemoteFile]:
         raise LocationError(
             f"lists {len(found):,} files; the most flavorkit fetches is {MAX_FILES:,}", uri=url
         )
-    is_http = _protocol(url) in ("http", "https")
     files = []
     for name, info in sorted(found.items()):
         if info.get("type") == "directory":
@@ -240,6 +256,8 @@ def store_error(exc: BaseException, url: str, *, doing: str = "list") -> Locatio
         return LocationError(
             f"access was refused ({line}); check the credentials ({scheme.credentials})", uri=url
         )
+    if isinstance(exc, _PageTooLarge):
+        return LocationError(str(exc), uri=url)
     if isinstance(exc, FileNotFoundError) or any("NotFound" in n for n in names):
         return LocationError(f"not found: {line}", uri=url)
     if names & {
@@ -296,6 +314,63 @@ def _nothing_there(fs: Any, base: str, url: str) -> str:
     if not prefix:
         return f"{word} {bucket!r} is empty"
     return f"no files under {prefix!r} in {word} {bucket!r}"
+
+
+def _walk_pages(fs: Any, base: str, url: str) -> dict[str, dict[str, Any]]:
+    """What ``fs.find`` gives for a plain HTTP folder, walked with bounds.
+
+    fsspec's own walk follows every link of every page, however many and
+    however deep, before anything can be counted: a hostile server could
+    keep it going forever.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for root, dirs, files in fs.walk(base, maxdepth=MAX_DEPTH, detail=True):
+        found.update((info["name"], info) for info in files.values())  # keyed by base name
+        if len(found) > MAX_FILES:
+            raise LocationError(
+                f"lists more than {MAX_FILES:,} files; the most flavorkit fetches is {MAX_FILES:,}",
+                uri=url,
+            )
+        depth = len([p for p in root[len(base) :].split("/") if p])
+        if dirs and depth + 1 >= MAX_DEPTH:
+            raise LocationError(
+                f"nests folders more than {MAX_DEPTH} deep ({root!r}); no model folder does",
+                uri=url,
+            )
+    if not found and fs.isfile(base):  # as fs.find does: a page with no links is one file
+        found[base] = {"name": base, "type": "file"}
+    return found
+
+
+async def _bounded_session(**kwargs: Any) -> Any:
+    """fsspec's aiohttp session for http(s), reading whole answers (listing pages) with a bound."""
+    import aiohttp
+
+    return aiohttp.ClientSession(response_class=_bounded_response(), **kwargs)
+
+
+@functools.cache
+def _bounded_response() -> type:
+    import aiohttp
+
+    class BoundedResponse(aiohttp.ClientResponse):
+        """An answer read whole stops at ``MAX_PAGE_BYTES``; streamed downloads are not."""
+
+        async def read(self) -> bytes:
+            if self._body is None:
+                body = bytearray()
+                while chunk := await self.content.read(1 << 20):
+                    body += chunk
+                    if len(body) > MAX_PAGE_BYTES:
+                        self.close()
+                        raise _PageTooLarge(
+                            f"the page {str(self.url)!r} is more than {MAX_PAGE_BYTES:,} bytes; "
+                            "no folder listing is that long"
+                        )
+                self._body = bytes(body)
+            return await super().read()
+
+    return BoundedResponse
 
 
 def _protocol(url: str) -> str:
