@@ -284,3 +284,37 @@ def test_hostile_build_dependencies_are_refused_before_building(
     with pytest.raises(UnsafeFormatError, match="index-url"):
         _env.ensure_env(model)
     assert not (tmp_path / "envs").exists()
+
+
+# -- the archive a model travels in to Spark and Dask workers ---------------------------------
+
+
+def test_adv_an_archive_planted_in_the_shared_temp_folder_is_not_shipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: archives were kept in /tmp/flavorkit-ship and an existing one was reused by
+    name, so another user of the machine could plant the archive the workers would load."""
+    import tarfile
+    import tempfile
+
+    from flavorkit.batch import _engines
+
+    shared = tmp_path / "shared-tmp"
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    monkeypatch.setenv("FLAVORKIT_CACHE_DIR", str(tmp_path / "cache"))
+    shipped = _engines.prepare(save_linear(tmp_path / "linear"))[0]
+    planted = shared / "flavorkit-ship" / _engines.archive_name(shipped)
+    planted.parent.mkdir(parents=True)
+    (tmp_path / "MLmodel").write_text("flavors: {planted: {}}\n")
+    with tarfile.open(planted, "w") as tar:
+        tar.add(tmp_path / "MLmodel", arcname="MLmodel")
+    shipped_tar = _engines.archive(shipped)
+    assert shipped_tar.parent == tmp_path / "cache" / "ship"
+    assert shipped_tar.parent.stat().st_mode & 0o077 == 0  # the user's own
+    with tarfile.open(shipped_tar) as tar:
+        names = sorted(tar.getnames())
+        manifest = tar.extractfile("MLmodel")
+        assert manifest is not None and b"planted" not in manifest.read()
+    assert names == sorted(
+        p.relative_to(tmp_path / "linear").as_posix() for p in (tmp_path / "linear").rglob("*")
+    )

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import tarfile
-import tempfile
 import threading
 import uuid
 import warnings
@@ -148,10 +147,15 @@ def archive(shipped: ShippedModel, into: Path | None = None) -> Path:
     """The folder as an uncompressed tar named after its identity (made once, then reused).
 
     Files and folders only: a symbolic link in the folder is refused, since
-    its target would not travel with it.
+    its target would not travel with it. Archives are kept in the user's own
+    flavorkit cache (``ship``), never a shared temporary folder, where another
+    user could plant an archive under the name this one will look for.
     """
-    into = into or Path(tempfile.gettempdir()) / "flavorkit-ship"
-    into.mkdir(parents=True, exist_ok=True)
+    if into is None:
+        from flavorkit.stores import cache_root
+
+        into = cache_root() / "ship"
+    into.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = into / archive_name(shipped)
     if target.is_file():
         return target
