@@ -5,7 +5,7 @@ Every hostile request to ``/v2/models/{name}/infer`` must be answered with a
 500, never a traceback (or an ERROR line) in the server's log, never work or
 memory that follows a claimed size (a shape, a length prefix) rather than
 the bytes actually sent, never an answer larger than what was asked once.
-The servers are the ones ``tests/test_server_v2.py`` starts (real
+The servers are the ones ``tests/_v2_servers.py`` starts (real
 ``flavorkit serve`` subprocesses): ``linear`` (two columns, a 64 KiB body
 limit), ``kinds`` (a column of every type) and ``echo`` (no signature: the
 tensor content types, the default limits).
@@ -26,7 +26,7 @@ if str(TESTS) not in sys.path:  # the serving tests' models, servers and helpers
     sys.path.insert(0, str(TESTS))
 
 from _serving_models import Server  # noqa: E402
-from test_server_v2 import (  # noqa: E402  (the fixtures are used by name)
+from _v2_servers import (  # noqa: E402  (the fixtures are used by name)
     column,
     echo,
     folders,
