@@ -142,18 +142,29 @@ def requirement_options(path: Path) -> list[str]:
 
 
 def _requirement_lines(path: Path) -> list[str]:
+    if not (path / REQUIREMENTS).exists() and not (path / REQUIREMENTS).is_symlink():
+        return []
+    return [line for _, line in numbered_lines(path, REQUIREMENTS)]
+
+
+def numbered_lines(path: Path, name: str) -> list[tuple[int, str]]:
+    """``(line number, line)`` of a pip requirements-style file ``name`` in the folder ``path``.
+
+    Lines are stripped; blank and comment lines are left out. The file must
+    be a regular UTF-8 file inside the folder, of at most ``MAX_TEXT_BYTES``
+    and ``MAX_REQUIREMENT_LINES`` lines; ``ManifestError`` otherwise.
+    """
     from flavorkit.exceptions import ManifestError
     from flavorkit.folder._paths import MAX_REQUIREMENT_LINES, model_file, read_text
 
-    if not (path / REQUIREMENTS).exists() and not (path / REQUIREMENTS).is_symlink():
-        return []
-    file = model_file(path, REQUIREMENTS, key=REQUIREMENTS)
-    lines = read_text(file, key=REQUIREMENTS).splitlines()
+    file = model_file(path, name, key=name)
+    lines = read_text(file, key=name).splitlines()
     if len(lines) > MAX_REQUIREMENT_LINES:
         raise ManifestError(
             f"has {len(lines):,} lines; the limit is {MAX_REQUIREMENT_LINES:,}", path=file
         )
-    return [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+    stripped = ((i, ln.strip()) for i, ln in enumerate(lines, 1))
+    return [(i, ln) for i, ln in stripped if ln and not ln.startswith("#")]
 
 
 # ``name==version`` and nothing else, as flavorkit and MLflow write pins: read without

@@ -679,6 +679,26 @@ class Overfilling(BaseHTTPRequestHandler):
         pass
 
 
+def fetch_refused(handler: type[BaseHTTPRequestHandler], path: str) -> LocationError:
+    """``stores.fetch`` of ``path`` on a loopback server of ``handler``, refused naming the URL.
+
+    The server has finished every answer when this returns.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = False  # server_close() waits for each answer to end
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+    try:
+        with pytest.raises(LocationError, match=re.escape(url)) as caught:
+            stores.fetch(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    return caught.value
+
+
 @pytest.mark.parametrize(
     ("announce", "says"), [(True, "67,108,864 bytes were announced"), (False, "more arrived")]
 )
@@ -688,19 +708,8 @@ def test_adv_http_store_sending_more_than_listed_is_cut_off(
     """Before: all 64 MiB of each attempt were written to the cache's scratch area, then refused."""
     sent: list[int] = []
     handler = type("Handler", (Overfilling,), {"announce": announce, "sent": sent})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = False  # server_close() waits for each answer to end
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/model/"
-    try:
-        with pytest.raises(LocationError, match=re.escape(url)) as caught:
-            stores.fetch(url)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-    assert f"'MLmodel' was listed with 3 bytes and {says}" in str(caught.value)
+    refused = fetch_refused(handler, "/model/")
+    assert f"'MLmodel' was listed with 3 bytes and {says}" in str(refused)
     assert sent and max(sent) < 32 << 20, sent  # cut off, not read to the end
     nothing_cached(tmp_path)
 
@@ -763,19 +772,8 @@ def test_adv_http_store_endless_listings_are_cut_off(
 ) -> None:
     """Before: fsspec read every page whole and followed every link before anything was counted."""
     asked: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (handler,), {"asked": asked}))
-    server.daemon_threads = False  # server_close() waits for each answer to end
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/model"
-    try:
-        with pytest.raises(LocationError, match=re.escape(url)) as caught:
-            stores.fetch(url)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-    assert says in str(caught.value)
+    refused = fetch_refused(type("H", (handler,), {"asked": asked}), "/model")
+    assert says in str(refused)
     assert 1 <= len(asked) <= most, asked[:5]
     nothing_cached(tmp_path)
 

@@ -32,6 +32,23 @@ if TYPE_CHECKING:
 _YEAR_FIRST = re.compile(r"-?[0-9]").match
 
 
+def not_year_first(values: Any, *, empty_is_missing: bool) -> int | None:
+    """The index of the first text in ``values`` that does not start with its year, or None.
+
+    ISO 8601 dates start with the year; pandas would read "now" and "today"
+    as the clock and "NaT" as missing. ``empty_is_missing`` lets ``""``
+    through (as pandas 2 read it, a missing value).
+    """
+    return next(
+        (
+            i
+            for i, v in enumerate(values)
+            if type(v) is str and (v or not empty_is_missing) and not _YEAR_FIRST(v)
+        ),
+        None,
+    )
+
+
 def _label(spec: ColSpec | TensorSpec, i: int) -> str:
     return str(spec.name) if spec.name is not None else f"[{i}]"
 
@@ -437,11 +454,7 @@ def _enforce_datetime_column(values: Any, field: str) -> Any:
             f"drop the zone with df[{field!r}].dt.tz_convert(None)",
         )
     if _is_object(dtype):
-        # pandas reads "now" and "today" as the clock and "NaT" as missing: only text that
-        # starts with its year is a date ("" stays a missing value, as pandas 2 read it)
-        bad = next(
-            (i for i, v in enumerate(values) if type(v) is str and v and not _YEAR_FIRST(v)), None
-        )
+        bad = not_year_first(values, empty_is_missing=True)
         if bad is not None:
             raise _column_error(
                 field,

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from flavorkit.environment import numbered_lines
 from flavorkit.exceptions import EnvironmentBuildError
 
 log = logging.getLogger("flavorkit.server")
@@ -110,19 +111,7 @@ def _build_dependencies(value: object, spec_file: Path) -> list[str]:
 
 def _lines(model_path: Path, name: str) -> list[str]:
     """The requirement lines of ``name`` in the folder (no blanks or comments), read safely."""
-    return [line for _, line in _numbered(model_path, name)]
-
-
-def _numbered(model_path: Path, name: str) -> list[tuple[int, str]]:
-    """``(line number, line)`` of the requirement lines of ``name`` in the folder."""
-    from flavorkit.exceptions import ManifestError
-    from flavorkit.folder._paths import MAX_REQUIREMENT_LINES, model_file, read_text
-
-    file = model_file(model_path, name, key=name)
-    lines = [ln.strip() for ln in read_text(file).splitlines()]
-    if len(lines) > MAX_REQUIREMENT_LINES:
-        raise ManifestError(f"has more than {MAX_REQUIREMENT_LINES:,} lines", path=file)
-    return [(i, ln) for i, ln in enumerate(lines, 1) if ln and not ln.startswith("#")]
+    return [line for _, line in numbered_lines(model_path, name)]
 
 
 def read_constraints(model_path: Path) -> list[str] | None:
@@ -291,7 +280,7 @@ def ensure_env(model_path: Path, *, allow_unsafe: bool = False) -> Path:
     if not allow_unsafe:
 
         def numbers(name: str) -> Callable[[], list[str]]:
-            return lambda: [f"line {i}" for i, _ in _numbered(model_path, name)]
+            return lambda: [f"line {i}" for i, _ in numbered_lines(model_path, name)]
 
         places = [f"build_dependencies[{i}]" for i in range(len(build))]
         _refuse_beyond_the_index(model_path, "python_env.yaml", build, lambda: places)

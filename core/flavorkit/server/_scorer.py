@@ -475,7 +475,6 @@ class _QuickPlan:
         # float64 block, built in one call instead of column by column
         self.names = tuple(name for name, _, _ in self.specs)
         self.dense = self.named and bool(self.specs) and all(k == _DOUBLE for _, k, _ in self.specs)
-        self._columns: Any = None  # the dense frames' column labels, one Index for every batch
 
     def dense_frame(self, rows: Rows) -> Any:
         """The typed frame of vouched-for ``rows`` as one block; None unless in signature order.
@@ -489,12 +488,19 @@ class _QuickPlan:
         import numpy as np
         import pandas as pd
 
-        if self._columns is None:
-            # one Index shared by every batch's frame (labels are immutable): building it from
-            # a list each time, and converting it again in scikit-learn's feature-name check
-            # (pandas caches that on the Index), took about a fifth of an 8-row predict call
-            self._columns = pd.Index(self.names)
-        return pd.DataFrame(np.array(rows.rows, dtype=np.float64), columns=self._columns)
+        return pd.DataFrame(np.array(rows.rows, dtype=np.float64), columns=self.columns)
+
+    @functools.cached_property
+    def columns(self) -> Any:
+        """The dense frames' labels: one Index shared by every batch (labels are immutable).
+
+        Building it from a list each time, and converting it again in
+        scikit-learn's feature-name check (pandas caches that on the Index),
+        took about a fifth of an 8-row predict call.
+        """
+        import pandas as pd
+
+        return pd.Index(self.names)
 
     def positions_for(self, rows: Rows) -> list[int | None] | None:
         columns = rows.columns

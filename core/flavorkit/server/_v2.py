@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flavorkit.enforce._columns import not_year_first
 from flavorkit.exceptions import PayloadError, SchemaEnforcementError
 from flavorkit.io import Limits, Parsed, Rows, is_column_schema, rows_input
 from flavorkit.signature import DataType
@@ -104,8 +105,6 @@ _INT_RANGES = {
 }
 _EXACT = 2**53  # the integers a double holds exactly
 _INDEXED = re.compile(r"input-(\d+)")
-# how an ISO 8601 date starts: its year (a negative one too)
-_ISO = re.compile(r"-?[0-9]").match
 HEADER_LENGTH = "inference-header-content-length"
 
 
@@ -520,15 +519,6 @@ def _count(shape: Any) -> int:
     """
     if type(shape) is not list or not shape:
         return -1
-    if len(shape) == 2:  # a column, [N, 1], the common case
-        first, second = shape
-        if type(first) is not int or type(second) is not int or first < 0 or second < 0:
-            return -1
-        # each dimension bounded first: no big-integer product
-        small = first <= _MAX_ELEMENTS and second <= _MAX_ELEMENTS
-        if small and max(first, 1) * max(second, 1) <= _MAX_ELEMENTS:
-            return first * second
-        return _MAX_ELEMENTS + 1
     if len(shape) > _MAX_DIMS or not all(type(d) is int and d >= 0 for d in shape):
         return -1
     capacity = 1
@@ -856,9 +846,8 @@ def _array(t: _Tensor, declared: _Input | None, label: str) -> np.ndarray:
         if reading == "datetime":
             import pandas as pd
 
-            # pandas reads "now" and "today" as the clock, "NaT", "NaN" and "" as missing:
-            # none is ISO 8601 (a missing value is a null)
-            bad = next((i for i, v in enumerate(values) if type(v) is str and not _ISO(v)), None)
+            # "" is no date here either: a missing value is a null
+            bad = not_year_first(values, empty_is_missing=False)
             if bad is not None:
                 raise SchemaEnforcementError(
                     f"{label}: element {bad} is not an ISO 8601 datetime (content_type "

@@ -58,7 +58,7 @@ def fetch(url: str, *, require_model: bool = True) -> Path:
     """
     fs, path = open_store(url)
     scheme = scheme_of(url)
-    last: _Changed | None = None
+    reason = ""
     for _ in range(_ATTEMPTS):
         files = list_folder(fs, path, url)
         if require_model:
@@ -83,10 +83,10 @@ def fetch(url: str, *, require_model: bool = True) -> Path:
         try:
             return cached(key, populate, source=url, size=total)
         except _Changed as exc:
-            last = exc
+            reason = exc.reason
     raise LocationError(
         f"changed while it was being downloaded, {_ATTEMPTS} times; try again when it is "
-        f"settled (the last time: {last.reason if last else 'unknown'})",
+        f"settled (the last time: {reason})",
         uri=url,
     )
 
@@ -162,7 +162,7 @@ def _download(fs: Any, files: list[RemoteFile], target: Path, url: str) -> None:
         fs.get(
             [f.remote for f in files],
             locals_,
-            callback=_guards()[0](dict(zip(locals_, files, strict=True)), url),
+            callback=_as_listed()(dict(zip(locals_, files, strict=True)), url),
         )
     except _Changed:
         raise
@@ -179,7 +179,7 @@ def _download(fs: Any, files: list[RemoteFile], target: Path, url: str) -> None:
 
 
 @functools.cache
-def _guards() -> tuple[type, type]:
+def _as_listed() -> type:
     """fsspec's progress hooks, used to stop each file's download past its listed size.
 
     Built on first use: fsspec is imported only when a store URL is.
@@ -220,7 +220,7 @@ def _guards() -> tuple[type, type]:
                 uri=self._url,
             )
 
-    return AsListed, FileAsListed
+    return AsListed
 
 
 # -- upload ---------------------------------------------------------------------------------

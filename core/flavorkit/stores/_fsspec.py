@@ -325,7 +325,8 @@ def _walk_pages(fs: Any, base: str, url: str) -> dict[str, dict[str, Any]]:
     """
     found: dict[str, dict[str, Any]] = {}
     for root, dirs, files in fs.walk(base, maxdepth=MAX_DEPTH, detail=True):
-        found.update((info["name"], info) for info in files.values())  # keyed by base name
+        # walk keys a folder's files by base name; find keys them by full name, as here
+        found.update((info["name"], info) for info in files.values())
         if len(found) > MAX_FILES:
             raise LocationError(
                 f"lists more than {MAX_FILES:,} files; the most flavorkit fetches is {MAX_FILES:,}",

@@ -6,6 +6,7 @@ session and shared by the tests that only read it.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,13 @@ CASES = {
     "dict_out": Case("dict_out", torch_models.DictOut, _rows((2, 4), 9), _rows((1000, 4), 10)),
 }
 ROUND_TRIP_FORMATS = ("export", "state_dict")
+
+
+def copy_folder(source: Path, tmp_path: Path, name: str = "m") -> Path:
+    """A copy of the saved folder ``source`` at ``tmp_path / name``, for a test to damage."""
+    target = tmp_path / name
+    shutil.copytree(source, target)
+    return target
 
 
 def reference(model: nn.Module, data: Any) -> Any:

@@ -11,7 +11,6 @@ import json
 import os
 import pickle
 import random
-import shutil
 import sys
 import warnings
 import zipfile
@@ -25,7 +24,7 @@ import pytest
 import torch
 import torch_models
 import yaml
-from conftest import assert_close, reference
+from conftest import assert_close, copy_folder, reference
 from flavorkit import cli
 from flavorkit.exceptions import (
     FlavorkitError,
@@ -44,12 +43,6 @@ PROGRAM = "model/models/model.json"
 
 
 # -- helpers --------------------------------------------------------------------
-
-
-def _copy(source: Path, tmp_path: Path, name: str = "m") -> Path:
-    target = tmp_path / name
-    shutil.copytree(source, target)
-    return target
 
 
 def _entries(archive: Path) -> dict[str, bytes]:
@@ -209,7 +202,7 @@ def test_adversarial_tampered_program_is_refused_naming_entry_and_field(
     saved: Any, tmp_path: Path, cwd: Path, attack: str
 ) -> None:
     edit, field, hides_value = TAMPERED[attack]
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     _edit_program(_archive_of(folder), edit)
     with pytest.raises(ManifestError) as info:
         flavorkit.load_model(folder).predict(np.zeros((3, 4), np.float32))
@@ -249,7 +242,7 @@ def _refusals(folder: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, str
 def test_adversarial_code_in_archive_refused_by_every_entry_point(
     saved: Any, tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str], attack: str
 ) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     _edit_program(_archive_of(folder), TAMPERED[attack][0])
     assert _refusals(folder, capsys) == {
         "load_model": "ManifestError",
@@ -440,7 +433,7 @@ ZIP_ATTACKS = {
 def test_adversarial_malformed_archive_is_refused(
     saved: Any, tmp_path: Path, cwd: Path, attack: str
 ) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     _zip_attack(attack, _archive_of(folder))
     with pytest.raises(ManifestError, match=ZIP_ATTACKS[attack]) as info:
         flavorkit.load_model(folder)
@@ -467,7 +460,7 @@ def test_adversarial_legacy_layout_is_checked_like_the_current_one(
     saved: Any, tmp_path: Path, cwd: Path
 ) -> None:
     item = saved("mlp", "export")
-    folder = _copy(item.path, tmp_path)
+    folder = copy_folder(item.path, tmp_path)
     legacy = _legacy_archive(torch.export.load(_archive_of(folder)))
     _write(_archive_of(folder), legacy)
     assert _export.check_archive(_archive_of(folder)) == []
@@ -497,14 +490,14 @@ def test_adversarial_legacy_layout_is_checked_like_the_current_one(
 def test_adversarial_oversized_program_is_refused(
     saved: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     monkeypatch.setattr(_archive, "MAX_GRAPH_BYTES", 1000)
     with pytest.raises(ManifestError, match=r"model\.json' is [\d,]+ bytes; the limit is 1,000"):
         flavorkit.load_model(folder)
 
 
 def test_adversarial_aoti_library_needs_opt_in(saved: Any, tmp_path: Path) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     entries = _entries(_archive_of(folder))
     entries["model/data/aotinductor/model/model.so"] = b"\x7fELF not really"
     _write(_archive_of(folder), entries)
@@ -524,7 +517,7 @@ def _laughs() -> bytes:
 
 @pytest.mark.timeout(60)
 def test_adversarial_exponential_sample_inputs_need_opt_in(saved: Any, tmp_path: Path) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     entries = _entries(_archive_of(folder))
     entries["model/data/sample_inputs/model.pt"] = _laughs()
     _write(_archive_of(folder), entries)
@@ -654,7 +647,7 @@ def _damage(file: Path, original: bytes, kind: str, offset: int, bit: int) -> No
 def test_adversarial_damaged_file_loads_or_fails_with_flavorkit_error(
     saved: Any, tmp_path: Path, cwd: Path, fmt: str, file_name: str
 ) -> None:
-    folder = _copy(saved("mlp", fmt).path, tmp_path)
+    folder = copy_folder(saved("mlp", fmt).path, tmp_path)
     file = folder / "data" / file_name
     original = file.read_bytes()
     outcomes: dict[str, int] = {}
@@ -682,7 +675,7 @@ def test_adversarial_damaged_file_loads_or_fails_with_flavorkit_error(
 def test_adversarial_fifo_in_place_of_archive_is_refused(
     saved: Any, tmp_path: Path, with_format_key: bool
 ) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     _archive_of(folder).unlink()
     os.mkfifo(_archive_of(folder))
     conf = _section(folder)
@@ -694,7 +687,7 @@ def test_adversarial_fifo_in_place_of_archive_is_refused(
 
 
 def test_adversarial_symlink_to_archive_outside_is_refused(saved: Any, tmp_path: Path) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     outside = tmp_path / "outside.pt2"
     _archive_of(folder).rename(outside)
     _archive_of(folder).symlink_to(outside)
@@ -704,7 +697,7 @@ def test_adversarial_symlink_to_archive_outside_is_refused(saved: Any, tmp_path:
 
 
 def test_adversarial_symlink_loop_is_refused(saved: Any, tmp_path: Path) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     _archive_of(folder).unlink()
     _archive_of(folder).symlink_to("model.pt2")
     with pytest.raises(ManifestError, match="cannot be resolved"):
@@ -712,7 +705,7 @@ def test_adversarial_symlink_loop_is_refused(saved: Any, tmp_path: Path) -> None
 
 
 def test_adversarial_symlinked_data_folder_outside_is_refused(saved: Any, tmp_path: Path) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     (folder / "data").rename(tmp_path / "elsewhere")
     (folder / "data").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(ManifestError, match="outside the model folder"):
@@ -770,7 +763,7 @@ BAD_VALUES = [
 def test_adversarial_wrong_section_value_names_the_key(
     saved: Any, tmp_path: Path, key: str, value: Any
 ) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     _set_section(folder, **{key: value})
     with pytest.raises(ManifestError) as info:
         flavorkit.load_model(folder)
@@ -796,7 +789,7 @@ def test_adversarial_damaged_safetensors_header_names_file(tmp_path: Path, mlp: 
 
 def test_adversarial_pickled_payload_is_still_reported(saved: Any, tmp_path: Path) -> None:
     # the checks above run before the existing pickle checks, which still apply
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     entries = _entries(_archive_of(folder))
     entries["model/data/sample_inputs/model.pt"] = pickle.dumps(os.getcwd)
     _write(_archive_of(folder), entries)

@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import numpy as np
 import pytest
 import torch
 import torch_models
+from conftest import copy_folder
 from flavorkit.exceptions import ManifestError, SchemaEnforcementError
 
 import flavorkit_torch
@@ -34,12 +34,6 @@ from flavorkit_torch import _device, _export
 
 WEIGHTS = "model/data/weights/model_weights_config.json"
 SAMPLES = "model/data/sample_inputs/model.pt"
-
-
-def _copy(source: Path, tmp_path: Path, name: str = "m") -> Path:
-    target = tmp_path / name
-    shutil.copytree(source, target)
-    return target
 
 
 def _archive_of(folder: Path) -> Path:
@@ -103,7 +97,7 @@ def _case_variant_archive(archive: Path, marker: Path) -> None:
 def test_hostile_case_variant_entry_is_refused_before_torch_unpickles_it(
     saved: Any, tmp_path: Path
 ) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     marker = tmp_path / "PWNED"
     _case_variant_archive(_archive_of(folder), marker)
     with pytest.raises(ManifestError, match="differ only in case") as info:
@@ -123,7 +117,7 @@ def test_hostile_case_variant_entry_is_refused_before_torch_unpickles_it(
 def test_hostile_case_variant_anywhere_in_the_archive_is_refused(
     saved: Any, tmp_path: Path
 ) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     entries = _entries(_archive_of(folder))
     _write(_archive_of(folder), [*entries.items(), ("model/Archive_Format", b"pt2")])
     with pytest.raises(ManifestError, match="'model/archive_format' and 'model/Archive_Format'"):
@@ -231,7 +225,7 @@ def test_hostile_tensor_meta_is_refused_naming_tensor_and_field(
     saved: Any, tmp_path: Path, attack: str
 ) -> None:
     edit, field, words = TENSOR_ATTACKS[attack]
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     entries = _entries(_archive_of(folder))
     document = json.loads(entries[WEIGHTS])
     edit(document["config"])
@@ -249,7 +243,7 @@ def test_hostile_tensor_meta_is_refused_naming_tensor_and_field(
 
 
 def test_hostile_repeated_tensor_in_a_pickle_is_refused(saved: Any, tmp_path: Path) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     entries = _entries(_archive_of(folder))
     # a plain tensor pickle (weights_only loads it) of 4 bytes standing for 4 TiB
     entries[SAMPLES] = _torch_pickle(((torch.zeros(1).expand(2**40),), {}))
@@ -262,7 +256,7 @@ def test_hostile_repeated_tensor_in_a_pickle_is_refused(saved: Any, tmp_path: Pa
 
 
 def test_hostile_many_small_bombs_are_refused_together(saved: Any, tmp_path: Path) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     entries = _entries(_archive_of(folder))
     # a MiB of zeros deflates to 1 KiB: under the per-entry slack, 1000 times over in all
     bombs = [(f"model/extra/notes_{i}.txt", b"\0" * (1024 * 1024)) for i in range(4)]
@@ -345,7 +339,7 @@ def test_hostile_device_in_folder_config_is_refused_at_load(
 ) -> None:
     import yaml
 
-    folder = _copy(saved("mlp", fmt).path, tmp_path)
+    folder = copy_folder(saved("mlp", fmt).path, tmp_path)
     manifest = yaml.safe_load((folder / "MLmodel").read_text())
     manifest["flavors"]["python_function"]["config"] = {"device": "xla"}
     (folder / "MLmodel").write_text(yaml.safe_dump(manifest))
@@ -379,7 +373,7 @@ def _with_source_fn_stack(folder: Path, value: str) -> None:
 def test_hostile_source_fn_stack_cannot_choose_a_torch_import(saved: Any, tmp_path: Path) -> None:
     # torch resolves the target with hasattr, which on torch runs its module __getattr__:
     # the lazy import of torch._inductor (seconds and hundreds of MiB) at the file's choice
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     _with_source_fn_stack(folder, "linear,torch._inductor.config")
     run = [sys.executable, "-c", _LOAD_REPORTING_IMPORTS, str(folder)]
     out = subprocess.run(run, capture_output=True, text=True, check=True).stdout
@@ -390,7 +384,7 @@ def test_hostile_source_fn_stack_cannot_choose_a_torch_import(saved: Any, tmp_pa
 def test_source_fn_stack_as_torch_writes_it_still_loads(
     saved: Any, tmp_path: Path, x4: np.ndarray
 ) -> None:
-    folder = _copy(saved("mlp", "export").path, tmp_path)
+    folder = copy_folder(saved("mlp", "export").path, tmp_path)
     _with_source_fn_stack(folder, "linear,torch.nn.modules.linear.Linear;add,_operator.add")
     original = flavorkit.load_model(saved("mlp", "export").path).predict(x4)
     np.testing.assert_array_equal(flavorkit.load_model(folder).predict(x4), original)
